@@ -1,0 +1,49 @@
+# Every target builds/updates the project's virtual environment itself from the lock file,
+# so a fresh machine with Python 3.11 and make needs nothing else.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEV_LOCK   := requirements/dev.lock
+BENCH_LOCK := requirements/bench.lock
+DEV_STAMP   := $(VENV)/.stamp-dev
+BENCH_STAMP := $(VENV)/.stamp-bench
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-slow bench lint lock clean venv
+
+venv: $(DEV_STAMP)
+
+$(DEV_STAMP): pyproject.toml setup.py $(DEV_LOCK)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r $(DEV_LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(BENCH_STAMP): $(DEV_STAMP) $(BENCH_LOCK)
+	$(PIP) install -r $(BENCH_LOCK)
+	@touch $@
+
+demo: $(DEV_STAMP)
+	$(BIN)/python -m jaxrl_suite demo
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m jaxrl_suite bench --all
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Re-resolve the pins (needs the package registry): a clean venv, install, freeze.
+lock:
+	rm -rf /tmp/jaxrl-lock && $(PYTHON) -m venv /tmp/jaxrl-lock
+	/tmp/jaxrl-lock/bin/pip -q install ".[dev]" setuptools
+	/tmp/jaxrl-lock/bin/pip freeze --all --exclude-editable | grep -vE "^(jaxrl-suite|pip)=" > $(DEV_LOCK)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

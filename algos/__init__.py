@@ -1,0 +1,1 @@
+"""jaxrl-suite learners (installed as ``jaxrl_suite.algos``)."""

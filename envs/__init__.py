@@ -1,0 +1,1 @@
+"""jaxrl-suite environment families (installed as ``jaxrl_suite.envs``); importing registers their ids."""

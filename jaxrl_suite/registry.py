@@ -1,0 +1,112 @@
+"""Environment registry: ``make(id, **overrides) -> (env, params)`` and ``registered()``.
+
+Overrides that name a constructor argument are static configuration (they set shapes and need a new
+compile); the others must name fields of the env's params (dynamic, vmappable). Unknown ids and unknown
+override names raise ``ValueError`` with the closest valid names, before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from jaxrl_suite.adapters.brax import BRAX_ENVS, BraxEnv
+from jaxrl_suite.adapters.gymnax import GYMNAX_ENVS, make_gymnax
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """How to build one registered environment."""
+
+    id: str
+    entry_point: Callable[..., Any] | str
+    description: str
+    family: str
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+    def constructor(self) -> Callable[..., Any]:
+        if callable(self.entry_point):
+            return self.entry_point
+        module, _, attr = self.entry_point.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+_REGISTRY: dict[str, EnvSpec] = {}
+_BUILTINS_LOADED = False
+
+
+def register(id_: str, entry_point: Callable[..., Any] | str, description: str, family: str = "", **kwargs):
+    """Add an id; ``entry_point(**kwargs, **static_overrides)`` must return an Environment."""
+    if id_ in _REGISTRY:
+        raise ValueError(f"environment id {id_!r} is already registered")
+    _REGISTRY[id_] = EnvSpec(id_, entry_point, description, family, dict(kwargs))
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    for env_id, desc in GYMNAX_ENVS.items():
+        register(env_id, make_gymnax, desc, family="gymnax", env_id=env_id)
+    for name, desc in BRAX_ENVS.items():
+        register(f"brax/{name}", BraxEnv, f"Brax {desc}", family="brax", name=name)
+    importlib.import_module("jaxrl_suite.envs")  # our families register themselves on import
+
+
+def registered(family: str | None = None) -> dict[str, str]:
+    """All registered ids (optionally of one family) with a one-line description each."""
+    _load_builtins()
+    return {k: s.description for k, s in _REGISTRY.items() if family is None or s.family == family}
+
+
+def close_matches(name: str, candidates: list[str], n: int = 3) -> list[str]:
+    """Closest candidates to a misspelt name (case-insensitive)."""
+    lowered = {c.lower(): c for c in candidates}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    hits += [c for c in lowered if c not in hits and name.lower() in c]
+    return [lowered[h] for h in hits][:n]
+
+
+def spec(env_id: str) -> EnvSpec:
+    """The spec of a registered id; ``ValueError`` naming the closest ids otherwise."""
+    _load_builtins()
+    if env_id in _REGISTRY:
+        return _REGISTRY[env_id]
+    hint = close_matches(env_id, list(_REGISTRY))
+    msg = f"unknown environment id {env_id!r}."
+    if hint:
+        msg += " Did you mean: " + ", ".join(repr(h) for h in hint) + "?"
+    msg += " Run `jaxrl-suite list` to see all ids."
+    raise ValueError(msg)
+
+
+def _signature_names(fn: Callable[..., Any]) -> set[str]:
+    params = inspect.signature(fn).parameters.values()
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def make(env_id: str, **overrides: Any) -> tuple[Any, Any]:
+    """Build a registered environment: ``(env, params)`` with overrides applied."""
+    s = spec(env_id)
+    ctor = s.constructor()
+    static_names = _signature_names(ctor) - set(s.kwargs)
+    static = {k: v for k, v in overrides.items() if k in static_names}
+    dynamic = {k: v for k, v in overrides.items() if k not in static_names}
+    env = ctor(**s.kwargs, **static)
+    params = env.default_params
+    if dynamic:
+        fields = {f.name for f in dataclasses.fields(params)}
+        unknown = sorted(set(dynamic) - fields)
+        if unknown:
+            valid = sorted(fields | static_names)
+            near = {u: close_matches(u, valid) for u in unknown}
+            raise ValueError(
+                f"{env_id}: unknown option(s) {unknown}; closest: {near}. Valid options: {valid}"
+            )
+        params = params.replace(**dynamic)
+    return env, params

@@ -1,0 +1,23 @@
+"""Pure wrappers over the gymnax protocol; see each module for semantics."""
+
+from jaxrl_suite.wrappers.actions import ClipAction, RescaleAction
+from jaxrl_suite.wrappers.base import StatefulWrapper, Wrapper
+from jaxrl_suite.wrappers.framestack import FrameStack
+from jaxrl_suite.wrappers.gymnasium import to_gymnasium
+from jaxrl_suite.wrappers.normalize import NormalizeObservation, RunningMeanStd
+from jaxrl_suite.wrappers.stats import EpisodeStatistics, mean_finished
+from jaxrl_suite.wrappers.timelimit import TimeLimit
+
+__all__ = [
+    "ClipAction",
+    "EpisodeStatistics",
+    "FrameStack",
+    "NormalizeObservation",
+    "RescaleAction",
+    "RunningMeanStd",
+    "StatefulWrapper",
+    "TimeLimit",
+    "Wrapper",
+    "mean_finished",
+    "to_gymnasium",
+]
