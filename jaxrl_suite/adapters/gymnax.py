@@ -1,6 +1,15 @@
-"""gymnax's environments, registered under their own ids; gymnax >= 1.0 already speaks our API."""
+"""gymnax's environments, registered under their own ids; gymnax >= 1.0 already speaks our API.
+
+gymnax 1.0.1 declares observation spaces that three environments violate (found by our conformance suite);
+for those we wrap the env with a corrected, truthful space and change nothing else.
+"""
 
 from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxrl_suite.spaces import Box
+from jaxrl_suite.wrappers.base import Wrapper
 
 GYMNAX_ENVS = {
     "CartPole-v1": "classic control: balance a pole on a cart (discrete, 500 steps)",
@@ -18,7 +27,7 @@ GYMNAX_ENVS = {
     "MemoryChain-bsuite": "bsuite MemoryChain: recall a context bit after a delay",
     "UmbrellaChain-bsuite": "bsuite UmbrellaChain: long-term credit assignment",
     "DiscountingChain-bsuite": "bsuite DiscountingChain: reward at varying delays",
-    "MNISTBandit-bsuite": "bsuite MNIST bandit: classify an MNIST digit",
+    "MNISTBandit-bsuite": "bsuite MNIST bandit: classify a digit (downloads MNIST on first use)",
     "SimpleBandit-bsuite": "bsuite simple bandit",
     "FourRooms-misc": "four-room navigation (Sutton et al. 1999)",
     "MetaMaze-misc": "maze with a goal that changes between episodes",
@@ -32,8 +41,44 @@ GYMNAX_ENVS = {
 }
 
 
+def _memory_chain_space(env, params):
+    # obs = [1 - t/L (goes below 0 at the last step), query in [0, num_bits), context bits in {-1, 0, 1}]
+    return Box(-1.0, float(max(env.num_bits, 1)), (env.num_bits + 2,))
+
+
+def _umbrella_chain_space(env, params):
+    # obs[2] = 1 - t/L is negative on the final step
+    return Box(-1.0, 1.0, (3 + env.n_distractor,))
+
+
+def _gaussian_bandit_space(env, params):
+    # obs = [last (Gaussian, unbounded) reward, one-hot action, normalised time (starts at -1)]
+    low = jnp.array([-jnp.inf, 0.0, 0.0, -1.0], jnp.float32)
+    high = jnp.array([jnp.inf, 1.0, 1.0, jnp.inf], jnp.float32)
+    return Box(low, high, (4,))
+
+
+SPACE_FIXES = {
+    "MemoryChain-bsuite": _memory_chain_space,
+    "UmbrellaChain-bsuite": _umbrella_chain_space,
+    "GaussianBandit-misc": _gaussian_bandit_space,
+}
+
+
+class ObservationSpaceFix(Wrapper):
+    """A gymnax env with a corrected observation space (dynamics untouched)."""
+
+    def __init__(self, env, space_fn):
+        super().__init__(env)
+        self._space_fn = space_fn
+
+    def observation_space(self, params):
+        return self._space_fn(self.env, params)
+
+
 def make_gymnax(env_id: str, **kwargs):
     import gymnax
 
     env, _ = gymnax.make(env_id, **kwargs)
-    return env
+    fix = SPACE_FIXES.get(env_id)
+    return ObservationSpaceFix(env, fix) if fix else env

@@ -1,0 +1,182 @@
+"""The conformance suite: every registered environment honours the API contract of ``jaxrl_suite.env``.
+
+One jitted, vmapped random rollout per id (compiled once, shared by all checks through a fixture) plus an
+unbatched jit of reset/step. Gymnax and Brax ids run a representative subset to keep CI time down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl_suite
+from jaxrl_suite.registry import spec
+
+NUM_ENVS = 4
+NUM_STEPS = 40
+MAX_STEPS = 12  # short episodes so truncation and auto-reset happen inside the rollout
+
+GYMNAX_SUBSET = [
+    "CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
+    "Breakout-MinAtar", "SpaceInvaders-MinAtar", "Catch-bsuite", "DeepSea-bsuite", "MemoryChain-bsuite",
+    "UmbrellaChain-bsuite", "FourRooms-misc", "MetaMaze-misc", "GaussianBandit-misc",
+]
+# Every gymnax id passed this suite once (2026-11-21) except MNISTBandit-bsuite, which downloads MNIST at
+# construction (no network in CI), and three whose declared spaces were wrong (corrected in adapters/gymnax.py).
+BRAX_SUBSET = ["brax/inverted_pendulum"]
+
+
+def conformance_ids() -> list[str]:
+    ids = []
+    for env_id in jaxrl_suite.registered():
+        family = spec(env_id).family
+        if family == "gymnax" and env_id not in GYMNAX_SUBSET:
+            continue
+        if family == "brax" and env_id not in BRAX_SUBSET:
+            continue
+        ids.append(env_id)
+    return ids
+
+
+def short_params(params):
+    names = {f.name for f in dataclasses.fields(params)}
+    assert "max_steps_in_episode" in names, "params must carry max_steps_in_episode"
+    return params.replace(max_steps_in_episode=MAX_STEPS)
+
+
+def make_rollout(env, params):
+    obs_space, act_space = env.observation_space(params), env.action_space(params)
+    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def rollout(key):
+        k_reset, k_steps = jax.random.split(key)
+        obs0, state0 = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, NUM_ENVS), params)
+
+        def body(carry, k):
+            state = carry
+            ka, ks = jax.random.split(k)
+            action = jax.vmap(act_space.sample)(jax.random.split(ka, NUM_ENVS))
+            obs, state, reward, term, trunc, info = vstep(jax.random.split(ks, NUM_ENVS), state, action, params)
+            out = {
+                "obs": obs,
+                "reward": reward,
+                "terminated": term,
+                "truncated": trunc,
+                "final_obs": info["final_observation"],
+                "info_terminated": info["terminated"],
+                "info_truncated": info["truncated"],
+                "time": state.time,
+                "obs_in_space": jax.vmap(obs_space.contains)(obs),
+                "final_in_space": jax.vmap(obs_space.contains)(info["final_observation"]),
+                "action_in_space": jax.vmap(act_space.contains)(action),
+            }
+            if "privileged_observation" in info:
+                out["privileged"] = info["privileged_observation"]
+                out["final_privileged"] = info["final_privileged_observation"]
+            return state, out
+
+        _, traj = jax.lax.scan(body, state0, jax.random.split(k_steps, NUM_STEPS))
+        return obs0, state0, jax.vmap(obs_space.contains)(obs0), traj
+
+    return jax.jit(rollout)
+
+
+@pytest.fixture(scope="module", params=conformance_ids())
+def case(request):
+    env, params = jaxrl_suite.make(request.param)
+    params = short_params(params)
+    rollout = make_rollout(env, params)
+    key = jax.random.key(7)
+    first = jax.device_get(rollout(key))
+    return {"id": request.param, "env": env, "params": params, "rollout": rollout, "key": key, "out": first}
+
+
+def _leaves_equal(a, b) -> bool:
+    return all(np.array_equal(x, y, equal_nan=True) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def _done_mask(traj):
+    return np.asarray(traj["terminated"]) | np.asarray(traj["truncated"])
+
+
+def test_registered_with_description(case):
+    assert jaxrl_suite.registered()[case["id"]].strip()
+
+
+def test_same_key_same_trajectory(case):
+    again = jax.device_get(case["rollout"](case["key"]))
+    assert _leaves_equal(case["out"], again)
+
+
+def test_unbatched_jit_matches_vmapped_row(case):
+    env, params = case["env"], case["params"]
+    keys = jax.random.split(jax.random.split(case["key"])[0], NUM_ENVS)
+    obs, state = jax.jit(env.reset)(keys[1], params)
+    obs0_batched = jax.tree.map(lambda x: x[1], case["out"][0])
+    assert _leaves_equal(jax.device_get(obs), obs0_batched)
+    action = env.action_space(params).sample(jax.random.key(3))
+    out = jax.jit(env.step)(jax.random.key(4), state, action, params)
+    assert len(out) == 6 and isinstance(out[5], dict)
+
+
+def test_observations_in_space(case):
+    obs0_in, traj = case["out"][2], case["out"][3]
+    assert np.all(obs0_in), "reset observation outside observation_space"
+    assert np.all(traj["obs_in_space"]), "step observation outside observation_space"
+    assert np.all(traj["final_in_space"]), "final observation outside observation_space"
+
+
+def test_sampled_actions_accepted(case):
+    assert np.all(case["out"][3]["action_in_space"])
+
+
+def test_flags_shapes_and_dtypes(case):
+    traj = case["out"][3]
+    for name in ("terminated", "truncated"):
+        assert traj[name].dtype == np.bool_ and traj[name].shape == (NUM_STEPS, NUM_ENVS)
+        assert np.array_equal(traj[name], traj["info_" + name])
+    assert traj["reward"].shape == (NUM_STEPS, NUM_ENVS)
+
+
+def test_truncation_at_time_limit(case):
+    """An episode is truncated exactly when it reaches max_steps_in_episode, and never runs longer."""
+    traj = case["out"][3]
+    done = _done_mask(traj)
+    length = np.zeros(NUM_ENVS, int)
+    for t in range(NUM_STEPS):
+        length += 1
+        assert np.all(length <= MAX_STEPS), "episode ran past max_steps_in_episode"
+        trunc = traj["truncated"][t]
+        np.testing.assert_array_equal(trunc, length >= MAX_STEPS, err_msg=f"truncation flag wrong at step {t}")
+        length[done[t]] = 0
+
+
+def test_autoreset_and_final_observation(case):
+    """After a done step the state is a fresh episode (time 0); otherwise time advances and obs is final obs."""
+    obs0_state, traj = case["out"][1], case["out"][3]
+    done = _done_mask(traj)
+    prev_time = np.asarray(obs0_state.time)
+    assert np.all(prev_time == 0)
+    for t in range(NUM_STEPS):
+        time = np.asarray(traj["time"][t])
+        np.testing.assert_array_equal(time[done[t]], 0)
+        np.testing.assert_array_equal(time[~done[t]], prev_time[~done[t]] + 1)
+        prev_time = time
+    for obs, final in zip(jax.tree.leaves(traj["obs"]), jax.tree.leaves(traj["final_obs"]), strict=True):
+        np.testing.assert_array_equal(obs[~done], final[~done])
+    assert done.any(), "no episode ended inside the rollout"
+
+
+def test_no_nan_or_inf(case):
+    for leaf in jax.tree.leaves(case["out"]):
+        if np.issubdtype(leaf.dtype, np.floating):
+            assert np.all(np.isfinite(leaf)), "NaN/inf in a random rollout"
+
+
+def test_unknown_override_rejected(case):
+    with pytest.raises(ValueError, match="unknown option"):
+        jaxrl_suite.make(case["id"], no_such_option_xyz=1)
