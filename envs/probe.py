@@ -1,0 +1,97 @@
+"""Probe environments for debugging learners (after Andy Jones's "Debugging RL, Without the Agonizing Pain").
+
+Each isolates one thing a learner must get right; a learner that fails one has a bug in that part:
+
+* ``constant``: one step, reward 1. The value of the start state is 1 (value fitting).
+* ``obs``: one step, observation +-1, reward = observation (the value must depend on the observation).
+* ``two_step``: reward 1 on the second step only; V(first state) = gamma (discounting, bootstrapping).
+* ``action``: one step; discrete reward = action in {0, 1}, continuous reward = clip(a, -1, 1) (policy gradient).
+* ``obs_action``: one step, observation +-1; discrete reward 1 for the action matching the sign, continuous
+  reward = -(a - obs)^2 (policy and value must use the observation).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl_suite.env import EnvParams, Environment
+from jaxrl_suite.registry import register
+from jaxrl_suite.spaces import Box, Discrete
+
+KINDS = ("constant", "obs", "two_step", "action", "obs_action")
+
+
+@struct.dataclass
+class ProbeState:
+    obs: jax.Array
+    time: jax.Array
+
+
+@struct.dataclass
+class ProbeParams(EnvParams):
+    max_steps_in_episode: int = 10
+
+
+class ProbeEnv(Environment):
+    """One probe (``kind``) with Discrete(2) or Box([-1, 1]) actions."""
+
+    def __init__(self, kind: str = "constant", continuous: bool = False):
+        if kind not in KINDS:
+            raise ValueError(f"unknown probe kind {kind!r}; choose from {KINDS}")
+        self.kind, self.continuous = kind, bool(continuous)
+
+    @property
+    def name(self) -> str:
+        return f"Probe-{self.kind}-{'continuous' if self.continuous else 'discrete'}"
+
+    @property
+    def default_params(self) -> ProbeParams:
+        return ProbeParams()
+
+    def observation_space(self, params):
+        return Box(-1.0, 1.0, (1,))
+
+    def action_space(self, params):
+        return Box(-1.0, 1.0, (1,)) if self.continuous else Discrete(2)
+
+    def reset_env(self, key, params):
+        random_sign = jnp.where(jax.random.bernoulli(key), 1.0, -1.0)
+        obs = random_sign if self.kind in ("obs", "obs_action") else 0.0
+        obs = jnp.full((1,), obs, jnp.float32)
+        return obs, ProbeState(obs, jnp.zeros((), jnp.int32))
+
+    def _reward(self, state: ProbeState, action) -> jax.Array:
+        o = state.obs[0]
+        if self.kind == "constant":
+            return jnp.float32(1.0)
+        if self.kind == "obs":
+            return o
+        if self.kind == "two_step":
+            return jnp.where(state.time == 1, 1.0, 0.0)
+        a = jnp.clip(jnp.asarray(action, jnp.float32).reshape(-1)[0], -1.0, 1.0)
+        if self.kind == "action":
+            return a
+        if self.continuous:
+            return -((a - o) ** 2)
+        return jnp.where(a == jnp.where(o > 0, 1.0, 0.0), 1.0, 0.0)
+
+    def step_env(self, key, state, action, params):
+        reward = self._reward(state, action).astype(jnp.float32)
+        time = state.time + 1
+        terminated = time >= (2 if self.kind == "two_step" else 1)
+        obs = jnp.where(self.kind == "two_step", jnp.ones((1,)), state.obs).astype(jnp.float32)
+        return obs, ProbeState(obs, time), reward, terminated, {}
+
+
+for _kind in KINDS:
+    for _cont in (False, True):
+        register(
+            f"Probe-{_kind}-{'continuous' if _cont else 'discrete'}-v0",
+            ProbeEnv,
+            f"learner probe: {_kind} ({'Box' if _cont else 'Discrete'} actions)",
+            family="probe",
+            kind=_kind,
+            continuous=_cont,
+        )
