@@ -14,7 +14,7 @@ component arrays; the same model on ``(N, 3)`` arrays ran ~15x slower on the 2-c
 steps/s), because its per-element fusions recompute the RK4 stages for every component. Anything
 indexable by component (a tuple or an array with the components on axis 0) is accepted as an input vector;
 ``stack`` and ``unstack`` convert. All arithmetic follows the state's dtype (float32 by default; float64
-under ``jax.experimental.enable_x64`` for tests); parameters are cast to it.
+under ``jax.enable_x64`` for tests); parameters are cast to it.
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ class _Constants:
         self.rx = [p.rotor_x[i] for i in range(4)]
         self.ry = [p.rotor_y[i] for i in range(4)]
         self.kyaw = [p.rotor_direction[i] * p.torque_coefficient for i in range(4)]
+        self.lever_sums = (sum(self.ry), -sum(self.rx), sum(self.kyaw))  # all 0 for the L2F layout
         self.inv_mass = 1 / p.mass
         jx, jy, jz = p.inertia[0], p.inertia[1], p.inertia[2]
         self.inv_j = (1 / jx, 1 / jy, 1 / jz)
@@ -170,16 +171,21 @@ def _derivative(k: _Constants, s: QuadState, cmd: tuple, ext: tuple | None) -> Q
     a, b, c = s.angular_velocity
     r = s.rpm
     thrust = [k.c0 + r[i] * (k.c1 + k.c2 * r[i]) for i in range(4)]
-    acc = (thrust[0] + thrust[1] + thrust[2] + thrust[3]) * k.inv_mass
+    total = (thrust[0] + thrust[1]) + (thrust[2] + thrust[3])
+    acc = total * k.inv_mass
     dv = [
         acc * (2 * (qx * qz + qw * qy)),
         acc * (2 * (qy * qz - qw * qx)),
         acc * (1 - 2 * (qx * qx + qy * qy)) - k.gravity,
     ]
+    # Torques from the deviations from the mean thrust (plus the mean times the lever sums): equal thrusts
+    # then give exactly zero torque whatever fused multiply-adds the compiler picks (hover holds exactly).
+    mean = total * 0.25
+    dev = [t - mean for t in thrust]
     tau = [
-        sum(k.ry[i] * thrust[i] for i in range(4)),
-        -sum(k.rx[i] * thrust[i] for i in range(4)),
-        sum(k.kyaw[i] * thrust[i] for i in range(4)),
+        sum(k.ry[i] * dev[i] for i in range(4)) + k.lever_sums[0] * mean,
+        -sum(k.rx[i] * dev[i] for i in range(4)) + k.lever_sums[1] * mean,
+        sum(k.kyaw[i] * dev[i] for i in range(4)) + k.lever_sums[2] * mean,
     ]
     if ext is not None:
         f, t = ext

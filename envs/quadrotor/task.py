@@ -149,9 +149,7 @@ class QuadrotorTask(Environment):
         if jnp.dtype(dtype) not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         if jnp.dtype(dtype) == jnp.dtype(jnp.float64) and not jax.config.jax_enable_x64:
-            raise ValueError(
-                "dtype float64 needs jax_enable_x64 (e.g. `with jax.experimental.enable_x64():`)"
-            )
+            raise ValueError("dtype float64 needs jax_enable_x64 (e.g. `with jax.enable_x64():`)")
         self.history = action_history
         self.dtype = jnp.dtype(dtype)
 
