@@ -1,0 +1,461 @@
+"""Proximal Policy Optimisation (Schulman et al. 2017), discrete and continuous, in one compiled loop.
+
+Read top to bottom like PureJaxRL's ``ppo.py``, but with typed state. ``make_train(config, env, env_params)``
+returns a ``Trainer``; ``trainer(key, hparams)`` is one pure function (rollout, truncation-correct GAE and every
+epoch/minibatch update inside a ``lax.scan``), so it can be jitted, vmapped over seeds and ``PPOHparams``
+(a sweep in one program) and sharded over devices. ``trainer.init``/``trainer.run`` expose the same loop in
+chunks for the runtime's progress bar, metrics and checkpoints.
+
+Defaults are PureJaxRL's CartPole settings (= CleanRL ``ppo.py``, see ../shared/specs/ppo.md §2): 4 envs x
+128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed, gamma 0.99, lambda 0.95, clip 0.2, entropy 0.01,
+value 0.5, global-norm clip 0.5, Adam eps 1e-5, tanh 64x64, orthogonal init.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from gymnax.environments import spaces as gx
+
+from jaxrl_suite.algos import networks as nets
+from jaxrl_suite.algos.gae import gae
+from jaxrl_suite.env import has_privileged_observation
+from jaxrl_suite.vector import VecEnv
+from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd
+
+
+@struct.dataclass
+class PPOHparams:
+    """Shape-free hyperparameters: every field may carry a leading batch axis (vmapped sweeps)."""
+
+    lr: float = 2.5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    reward_scale: float = 1.0
+
+    def validate(self) -> PPOHparams:
+        """Raise ValueError for out-of-range values (checked on concrete values, before compiling)."""
+        rules = {
+            "lr": lambda v: v > 0,
+            "gamma": lambda v: (v >= 0) & (v <= 1),
+            "gae_lambda": lambda v: (v >= 0) & (v <= 1),
+            "clip_eps": lambda v: v > 0,
+            "ent_coef": lambda v: v >= 0,
+            "vf_coef": lambda v: v >= 0,
+            "max_grad_norm": lambda v: v > 0,
+            "reward_scale": lambda v: v > 0,
+        }
+        for name, ok in rules.items():
+            value = getattr(self, name)
+            if isinstance(value, jax.core.Tracer):
+                continue
+            arr = np.asarray(value, dtype=np.float64)
+            if not np.all(np.isfinite(arr) | (name == "max_grad_norm")) or not np.all(ok(arr)):
+                raise ValueError(f"invalid hyperparameter {name}={value}")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Static configuration: everything that sets array shapes or program structure."""
+
+    num_envs: int = 4
+    num_steps: int = 128
+    total_timesteps: int = 500_000
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    shared_torso: bool = False
+    orthogonal_init: bool = True
+    anneal_lr: bool = True
+    clip_value_loss: bool = True
+    normalize_advantages: bool = True
+    normalize_obs: bool = False
+    normalize_reward: bool = False
+    asymmetric_critic: bool = False
+    continuous: bool | None = None  # None: infer from the action space
+    log_std_init: float = 0.0
+    reset_mode: str = "always"
+    pool_size: int | None = None
+    gae_unroll: int = 8
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def validate(self) -> PPOConfig:
+        positive = ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches", "gae_unroll")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"num_minibatches={self.num_minibatches} does not divide the batch of num_envs x num_steps = "
+                f"{self.num_envs} x {self.num_steps} = {self.batch_size}"
+            )
+        if self.num_updates < 1:
+            raise ValueError(f"total_timesteps={self.total_timesteps} is less than one batch ({self.batch_size})")
+        if self.activation not in nets.ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose from {sorted(nets.ACTIVATIONS)}")
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ValueError(f"hidden layer sizes must be positive, got {self.hidden}")
+        if self.asymmetric_critic and self.shared_torso:
+            raise ValueError("an asymmetric critic reads a different observation: it needs shared_torso=False")
+        return self
+
+
+@struct.dataclass
+class PPOState:
+    """Everything the loop carries; a checkpoint of this pytree resumes training exactly."""
+
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: Any
+    critic_obs: jax.Array  # privileged observation (asymmetric critic) or an empty [num_envs, 0] array
+    obs_rms: RunningMeanStd
+    critic_rms: RunningMeanStd
+    ret_rms: RunningMeanStd
+    discounted_return: jax.Array
+    key: jax.Array
+    update_step: jax.Array
+
+
+@struct.dataclass
+class Transition:
+    x: jax.Array  # flat (normalised) observation the policy acted on
+    critic_x: jax.Array
+    final_critic_x: jax.Array  # critic input of the observation that followed, before auto-reset
+    action: jax.Array
+    log_prob: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+
+
+@struct.dataclass
+class TrainResult:
+    state: PPOState
+    metrics: dict
+
+
+PolicyLoss = Callable[[jax.Array, jax.Array, Any, jax.Array], jax.Array]
+
+
+def clipped_surrogate(ratio, adv, hparams, progress):
+    """PPO's clipped objective as a per-sample loss (to minimise)."""
+    del progress
+    clipped = jnp.clip(ratio, 1.0 - hparams.clip_eps, 1.0 + hparams.clip_eps)
+    return -jnp.minimum(ratio * adv, clipped * adv)
+
+
+class Trainer:
+    """A compiled-loop PPO learner for one environment; see the module docstring."""
+
+    def __init__(self, config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None):
+        self.config = config.validate()
+        self.env_params = env.default_params if env_params is None else env_params
+        self.env = env
+        action_space = env.action_space(self.env_params)
+        is_box = isinstance(action_space, gx.Box)
+        if config.continuous is True and not is_box:
+            raise ValueError(f"continuous PPO needs Box actions; {env.name} has {action_space!r}")
+        if config.continuous is False and is_box:
+            raise ValueError(f"discrete PPO needs Discrete actions; {env.name} has {action_space!r}")
+        if not is_box and config.log_std_init != 0.0:
+            raise ValueError(f"log_std_init is a continuous-action option; {env.name} has discrete actions")
+        if not is_box and not isinstance(action_space, gx.Discrete):
+            raise ValueError(f"PPO supports Discrete or Box actions, got {action_space!r}")
+        self.continuous = is_box
+        if config.asymmetric_critic and not has_privileged_observation(env):
+            raise ValueError(f"asymmetric_critic needs an env with privileged_observation(); {env.name} has none")
+        self.action_space = action_space
+        self.action_dim = int(np.prod(action_space.shape)) if is_box else int(action_space.n)
+        self.venv = VecEnv(EpisodeStatistics(env), config.num_envs, config.reset_mode, config.pool_size)
+        self.policy_loss = clipped_surrogate if policy_loss is None else policy_loss
+        self.network = nets.ActorCritic(
+            action_dim=self.action_dim,
+            continuous=self.continuous,
+            hidden=tuple(config.hidden),
+            activation=config.activation,
+            shared_torso=config.shared_torso,
+            orthogonal=config.orthogonal_init,
+            log_std_init=config.log_std_init,
+        )
+        obs0 = jax.eval_shape(lambda k: env.reset(k, self.env_params)[0], jax.random.key(0))
+        self.obs_dim = int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(obs0)))
+        if config.asymmetric_critic:
+            priv = jax.eval_shape(
+                lambda k: env.privileged_observation(env.reset(k, self.env_params)[1], self.env_params),
+                jax.random.key(0),
+            )
+            self.critic_dim = int(np.prod(priv.shape))
+        else:
+            self.critic_dim = 0
+
+    # ----------------------------------------------------------------------------------------------------
+    # Pieces
+
+    def optimizer(self, hp: PPOHparams) -> optax.GradientTransformation:
+        cfg = self.config
+        updates_per_iteration = cfg.update_epochs * cfg.num_minibatches
+
+        def schedule(count):
+            if not cfg.anneal_lr:
+                return hp.lr
+            return hp.lr * (1.0 - (count // updates_per_iteration) / cfg.num_updates)
+
+        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(schedule, eps=1e-5))
+
+    def _prep(self, obs, rms: RunningMeanStd) -> jax.Array:
+        x = nets.flatten_obs(obs)
+        if self.config.normalize_obs:
+            x = jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + 1e-8), -10.0, 10.0)
+        return x
+
+    def _critic_input(self, x, critic_obs, rms):
+        if not self.config.asymmetric_critic:
+            return x
+        return self._prep(critic_obs, rms)
+
+    def init(self, key: jax.Array, hparams: PPOHparams | None = None) -> PPOState:
+        """Fresh network, optimiser and environments."""
+        hp = PPOHparams() if hparams is None else hparams
+        cfg = self.config
+        k_net, k_env, k_run = jax.random.split(key, 3)
+        obs, env_state = self.venv.reset(k_env, self.env_params)
+        x = nets.flatten_obs(obs)
+        critic_obs = (
+            self.venv.privileged_observation(env_state, self.env_params).reshape(cfg.num_envs, -1)
+            if cfg.asymmetric_critic
+            else jnp.zeros((cfg.num_envs, 0))
+        )
+        params = self.network.init(k_net, x, critic_obs if cfg.asymmetric_critic else None)
+        obs_rms = RunningMeanStd.zeros((self.obs_dim,))
+        critic_rms = RunningMeanStd.zeros((self.critic_dim,))
+        if cfg.normalize_obs:
+            obs_rms = obs_rms.update(x)
+            critic_rms = critic_rms.update(critic_obs) if cfg.asymmetric_critic else critic_rms
+        return PPOState(
+            params=params,
+            opt_state=self.optimizer(hp).init(params),
+            env_state=env_state,
+            obs=obs,
+            critic_obs=critic_obs,
+            obs_rms=obs_rms,
+            critic_rms=critic_rms,
+            ret_rms=RunningMeanStd.zeros(()),
+            discounted_return=jnp.zeros((cfg.num_envs,)),
+            key=k_run,
+            update_step=jnp.zeros((), jnp.int32),
+        )
+
+    # ----------------------------------------------------------------------------------------------------
+    # One iteration: collect a rollout, compute advantages, update for several epochs
+
+    def update(self, state: PPOState, hp: PPOHparams) -> tuple[PPOState, dict]:
+        cfg, net, env_params = self.config, self.network, self.env_params
+        key, k_roll, k_upd = jax.random.split(state.key, 3)
+
+        # COLLECT TRAJECTORIES
+        def env_step(carry: PPOState, keys):
+            k_act, k_env = keys[0], keys[1]
+            x = self._prep(carry.obs, carry.obs_rms)
+            critic_x = self._critic_input(x, carry.critic_obs, carry.critic_rms)
+            pi = net.apply(carry.params, x, method=net.policy)
+            action = nets.sample_action(pi, k_act, self.continuous)
+            logp = nets.log_prob(pi, action, self.continuous)
+            env_action = jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
+            obs, env_state, reward, terminated, truncated, info = self.venv.step(k_env, carry.env_state, env_action,
+                                                                                  env_params)
+            done = terminated | truncated
+            obs_rms, critic_rms = carry.obs_rms, carry.critic_rms
+            if cfg.normalize_obs:
+                obs_rms = obs_rms.update(nets.flatten_obs(obs))
+            if cfg.asymmetric_critic:
+                critic_obs = info["privileged_observation"].reshape(cfg.num_envs, -1)
+                final_critic = info["final_privileged_observation"].reshape(cfg.num_envs, -1)
+                if cfg.normalize_obs:
+                    critic_rms = critic_rms.update(critic_obs)
+                final_critic_x = self._prep(final_critic, critic_rms)
+            else:
+                critic_obs = carry.critic_obs
+                final_critic_x = self._prep(info["final_observation"], obs_rms)
+            r = reward * hp.reward_scale
+            disc, ret_rms = carry.discounted_return, carry.ret_rms
+            if cfg.normalize_reward:
+                disc = disc * hp.gamma + r
+                ret_rms = ret_rms.update(disc)
+                r = r / jnp.sqrt(ret_rms.var + 1e-8)
+                disc = jnp.where(done, 0.0, disc)
+            carry = carry.replace(env_state=env_state, obs=obs, critic_obs=critic_obs, obs_rms=obs_rms,
+                                  critic_rms=critic_rms, ret_rms=ret_rms, discounted_return=disc)
+            ep = info["episode"]
+            transition = Transition(x, critic_x, final_critic_x, action, logp, r, terminated, done)
+            return carry, (transition, ep)
+
+        roll_keys = jax.random.split(k_roll, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
+        state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)
+
+        # CALCULATE ADVANTAGE (values of every state and of every successor, in one batched call)
+        both = jnp.concatenate([traj.critic_x, traj.final_critic_x], axis=0)
+        all_values = net.apply(state.params, both, method=net.value)
+        values, next_values = all_values[: cfg.num_steps], all_values[cfg.num_steps:]
+        advantages, targets = gae(traj.reward, values, next_values, traj.terminated, traj.done,
+                                  hp.gamma, hp.gae_lambda, unroll=cfg.gae_unroll)
+
+        # UPDATE NETWORK
+        progress = state.update_step.astype(jnp.float32) / cfg.num_updates
+        batch = (traj.x, traj.critic_x, traj.action, traj.log_prob, values, advantages, targets)
+        batch = jax.tree.map(lambda a: a.reshape((cfg.batch_size,) + a.shape[2:]), batch)
+        optimizer = self.optimizer(hp)
+
+        def loss_fn(params, mb):
+            x, critic_x, action, old_logp, old_value, adv, target = mb
+            pi = net.apply(params, x, method=net.policy)
+            value = net.apply(params, critic_x, method=net.value)
+            logp = nets.log_prob(pi, action, self.continuous)
+            log_ratio = logp - old_logp
+            ratio = jnp.exp(log_ratio)
+            if cfg.normalize_advantages:
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            policy_loss = self.policy_loss(ratio, adv, hp, progress).mean()
+            value_loss = (value - target) ** 2
+            if cfg.clip_value_loss:
+                clipped = old_value + jnp.clip(value - old_value, -hp.clip_eps, hp.clip_eps)
+                value_loss = jnp.maximum(value_loss, (clipped - target) ** 2)
+            value_loss = 0.5 * value_loss.mean()
+            ent = nets.entropy(pi, self.continuous).mean()
+            total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * ent
+            aux = {
+                "policy_loss": policy_loss,
+                "value_loss": value_loss,
+                "entropy": ent,
+                "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
+                "clip_frac": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),
+            }
+            return total, aux
+
+        def minibatch_step(carry, mb):
+            params, opt_state = carry
+            grads, aux = jax.grad(loss_fn, has_aux=True)(params, mb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), aux
+
+        def epoch(carry, k):
+            perm = jax.random.permutation(k, cfg.batch_size)
+            shuffled = jax.tree.map(
+                lambda a: jnp.take(a, perm, axis=0).reshape((cfg.num_minibatches, -1) + a.shape[1:]), batch
+            )
+            return jax.lax.scan(minibatch_step, carry, shuffled)
+
+        (params, opt_state), aux = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(k_upd, cfg.update_epochs)
+        )
+        state = state.replace(params=params, opt_state=opt_state, key=key, update_step=state.update_step + 1)
+
+        # METRICS: reduced inside jit, so memory stays flat however long the run
+        done = episodes["done"].astype(jnp.float32)
+        count = done.sum()
+        safe = jnp.maximum(count, 1.0)
+        metrics = {k: v.mean() for k, v in aux.items()}
+        metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
+        metrics["length"] = jnp.where(count > 0, (episodes["length"] * done).sum() / safe, jnp.nan)
+        metrics["episodes"] = count
+        metrics["steps"] = state.update_step * cfg.batch_size
+        return state, metrics
+
+    def run(self, state: PPOState, hparams: PPOHparams, num_updates: int) -> tuple[PPOState, dict]:
+        """``num_updates`` iterations in one ``lax.scan``; metrics stacked along the first axis."""
+        return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=num_updates)
+
+    def __call__(self, key: jax.Array, hparams: PPOHparams | None = None) -> TrainResult:
+        """The whole training run as one pure function of (key, hparams)."""
+        hp = PPOHparams() if hparams is None else hparams
+        state = self.init(key, hp)
+        state, metrics = self.run(state, hp, self.config.num_updates)
+        return TrainResult(state, metrics)
+
+    # ----------------------------------------------------------------------------------------------------
+    # Acting with a trained state
+
+    def act(self, state: PPOState, obs, key: jax.Array, greedy: bool = True) -> jax.Array:
+        """Actions for a batch of observations using the trained policy (and its observation statistics)."""
+        pi = self.network.apply(state.params, self._prep(obs, state.obs_rms), method=self.network.policy)
+        action = nets.greedy_action(pi, self.continuous) if greedy else nets.sample_action(pi, key, self.continuous)
+        if self.continuous:
+            action = jnp.clip(action, self.action_space.low, self.action_space.high)
+        return action
+
+
+def make_train(config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None) -> Trainer:
+    """Validate everything (before any compile) and build the trainer: ``trainer(key, hparams)`` trains."""
+    return Trainer(config, env, env_params, policy_loss)
+
+
+def evaluate(trainer: Trainer, state: PPOState, key: jax.Array, num_episodes: int, greedy: bool = True) -> dict:
+    """Return and length of ``num_episodes`` fresh episodes (one per parallel env) under the trained policy."""
+    venv = VecEnv(EpisodeStatistics(trainer.env), int(num_episodes))
+    params = trainer.env_params
+    horizon = int(params.max_steps_in_episode) + 1
+    k_reset, k_run = jax.random.split(key)
+    obs, env_state = venv.reset(k_reset, params)
+    zeros = jnp.zeros((num_episodes,))
+
+    def body(carry, k):
+        env_state, obs, finished, returns, lengths = carry
+        k_act, k_env = jax.random.split(k)
+        action = trainer.act(state, obs, k_act, greedy)
+        obs, env_state, _, _, _, info = venv.step(k_env, env_state, action, params)
+        ep = info["episode"]
+        new = ep["done"] & ~finished
+        returns = jnp.where(new, ep["return"], returns)
+        lengths = jnp.where(new, ep["length"], lengths)
+        return (env_state, obs, finished | ep["done"], returns, lengths), None
+
+    init = (env_state, obs, jnp.zeros((num_episodes,), bool), zeros, zeros)
+    (_, _, finished, returns, lengths), _ = jax.lax.scan(body, init, jax.random.split(k_run, horizon))
+    return {"return": returns, "length": lengths, "finished": finished}
+
+
+def rollout_states(trainer: Trainer, state: PPOState, key: jax.Array, greedy: bool = True):
+    """One episode of env states (for rendering): ``(states[T], done[T])`` with T = the episode step limit."""
+    env, params = trainer.env, trainer.env_params
+    horizon = int(params.max_steps_in_episode)
+    k_reset, k_run = jax.random.split(key)
+    obs, env_state = env.reset(k_reset, params)
+
+    def body(carry, k):
+        env_state, obs, ended = carry
+        k_act, k_env = jax.random.split(k)
+        action = trainer.act(state, jax.tree.map(lambda x: x[None], obs), k_act, greedy)[0]
+        obs, nxt, _, term, trunc, _ = env.step(k_env, env_state, action, params)
+        return (nxt, obs, ended | term | trunc), (env_state, ended)
+
+    _, (states, ended) = jax.lax.scan(body, (env_state, obs, jnp.asarray(False)), jax.random.split(k_run, horizon))
+    return states, ended
+
+
+# Names the CLI and runtime look up on every learner module.
+Config = PPOConfig
+Hparams = PPOHparams

@@ -1,0 +1,64 @@
+"""Plots: learning curves (mean and spread over runs) and sweep summaries (final return per setting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def forward_fill(x: np.ndarray) -> np.ndarray:
+    """Carry the last finite value forward along the last axis (updates with no finished episode)."""
+    x = np.array(x, dtype=np.float64)
+    for idx in np.ndindex(x.shape[:-1]):
+        row = x[idx]
+        last = np.nan
+        for i in range(row.shape[0]):
+            if np.isfinite(row[i]):
+                last = row[i]
+            else:
+                row[i] = last
+    return x
+
+
+def learning_curve(steps: np.ndarray, returns: np.ndarray, path: str | Path, title: str = "",
+                   threshold: float | None = None) -> Path:
+    """``returns[runs, updates]`` against ``steps[updates]``: mean line and min-max band."""
+    r = forward_fill(returns)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    mean = np.nanmean(r, axis=0) if np.isfinite(r).any() else r[0]
+    if r.shape[0] > 1:
+        ax.fill_between(steps, np.nanmin(r, axis=0), np.nanmax(r, axis=0), alpha=0.25, label=f"{r.shape[0]} runs: range")
+    ax.plot(steps, mean, label="mean return")
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def sweep_summary(labels: list[str], finals: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """``finals[seeds, settings]``: mean with one-standard-deviation bars and every seed as a dot."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(labels) + 2), 4), dpi=100)
+    x = np.arange(len(labels))
+    ax.errorbar(x, np.nanmean(finals, 0), yerr=np.nanstd(finals, 0), fmt="o", capsize=4, label="mean ± sd")
+    for s in range(finals.shape[0]):
+        ax.scatter(x, finals[s], s=8, color="grey", alpha=0.6)
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("final return")
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
