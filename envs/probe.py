@@ -8,6 +8,10 @@ Each isolates one thing a learner must get right; a learner that fails one has a
 * ``action``: one step; discrete reward = action in {0, 1}, continuous reward = clip(a, -1, 1) (policy gradient).
 * ``obs_action``: one step, observation +-1; discrete reward 1 for the action matching the sign, continuous
   reward = -(a - obs)^2 (policy and value must use the observation).
+* ``continuing``: reward 1 every step, never terminates, only truncated by the time limit; with truncation
+  handled correctly V = 1 / (1 - gamma) everywhere (treating truncation as termination gives much less).
+* ``privileged``: one step, observation 0, reward +-1 revealed only by ``privileged_observation`` (the
+  asymmetric critic's input): only a critic reading it can predict the value.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from jaxrl_suite.env import EnvParams, Environment
 from jaxrl_suite.registry import register
 from jaxrl_suite.spaces import Box, Discrete
 
-KINDS = ("constant", "obs", "two_step", "action", "obs_action")
+KINDS = ("constant", "obs", "two_step", "action", "obs_action", "continuing", "privileged")
 
 
 @struct.dataclass
 class ProbeState:
     obs: jax.Array
     time: jax.Array
+    hidden: jax.Array  # the +-1 draw of this episode (the privileged probe's reward)
 
 
 @struct.dataclass
@@ -58,14 +63,16 @@ class ProbeEnv(Environment):
 
     def reset_env(self, key, params):
         random_sign = jnp.where(jax.random.bernoulli(key), 1.0, -1.0)
-        obs = random_sign if self.kind in ("obs", "obs_action") else 0.0
-        obs = jnp.full((1,), obs, jnp.float32)
-        return obs, ProbeState(obs, jnp.zeros((), jnp.int32))
+        hidden = jnp.full((1,), random_sign, jnp.float32)
+        obs = hidden if self.kind in ("obs", "obs_action") else jnp.zeros((1,), jnp.float32)
+        return obs, ProbeState(obs, jnp.zeros((), jnp.int32), hidden)
 
     def _reward(self, state: ProbeState, action) -> jax.Array:
         o = state.obs[0]
-        if self.kind == "constant":
+        if self.kind in ("constant", "continuing"):
             return jnp.float32(1.0)
+        if self.kind == "privileged":
+            return state.hidden[0]
         if self.kind == "obs":
             return o
         if self.kind == "two_step":
@@ -80,16 +87,24 @@ class ProbeEnv(Environment):
     def step_env(self, key, state, action, params):
         reward = self._reward(state, action).astype(jnp.float32)
         time = state.time + 1
-        terminated = time >= (2 if self.kind == "two_step" else 1)
+        length = {"two_step": 2, "continuing": jnp.iinfo(jnp.int32).max}.get(self.kind, 1)
+        terminated = time >= length
         obs = jnp.where(self.kind == "two_step", jnp.ones((1,)), state.obs).astype(jnp.float32)
-        return obs, ProbeState(obs, time), reward, terminated, {}
+        return obs, ProbeState(obs, time, state.hidden), reward, terminated, {}
+
+
+class PrivilegedProbeEnv(ProbeEnv):
+    """The ``privileged`` probe: exposes the hidden reward sign to an asymmetric critic."""
+
+    def privileged_observation(self, state: ProbeState, params) -> jax.Array:
+        return state.hidden
 
 
 for _kind in KINDS:
     for _cont in (False, True):
         register(
             f"Probe-{_kind}-{'continuous' if _cont else 'discrete'}-v0",
-            ProbeEnv,
+            PrivilegedProbeEnv if _kind == "privileged" else ProbeEnv,
             f"learner probe: {_kind} ({'Box' if _cont else 'Discrete'} actions)",
             family="probe",
             kind=_kind,

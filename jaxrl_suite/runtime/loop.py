@@ -124,7 +124,8 @@ def train_runs(
     sharding = run_sharding(num_runs)
     keys, hparams = jax.device_put((keys, hparams), sharding)
 
-    init = jax.jit(jax.vmap(trainer.init))
+    cache = trainer.__dict__.setdefault("_runtime_cache", {})  # compiled functions reused across calls
+    init = cache.setdefault("init", jax.jit(jax.vmap(trainer.init)))
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = Checkpointer(out_dir / "checkpoints") if out_dir is not None else None
 
@@ -146,17 +147,17 @@ def train_runs(
         state = jax.device_put(state, sharding)
         start_update = int(meta["update"])
 
-    compiled: dict[int, Any] = {}
     compile_s = 0.0
 
     def chunk_fn(n: int):
         nonlocal compile_s
-        if n not in compiled:
+        key = ("chunk", n, num_runs, str(sharding))
+        if key not in cache:
             t = time.perf_counter()
             fn = jax.jit(jax.vmap(lambda s, h: trainer.run(s, h, n)))
-            compiled[n] = fn.lower(state, hparams).compile()
+            cache[key] = fn.lower(state, hparams).compile()
             compile_s += time.perf_counter() - t
-        return compiled[n]
+        return cache[key]
 
     writer = MetricsWriter(out_dir, resume_from_update=start_update) if out_dir is not None else None
     chunks: list[dict[str, np.ndarray]] = []

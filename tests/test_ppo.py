@@ -1,0 +1,153 @@
+"""PPO: GAE against a plain Python loop, probe environments, a learning signal on CartPole, clear errors."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl_suite
+from jaxrl_suite.algos.gae import gae
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+
+# ---------------------------------------------------------------------------------------------------------
+# GAE
+
+
+def gae_reference(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """The textbook recursion, one environment at a time, in plain Python."""
+    T, N = rewards.shape
+    adv = np.zeros((T, N))
+    for n in range(N):
+        running = 0.0
+        for t in reversed(range(T)):
+            bootstrap = 0.0 if terminated[t, n] else next_values[t, n]
+            delta = rewards[t, n] + gamma * bootstrap - values[t, n]
+            episode_continues = not (terminated[t, n] or truncated[t, n])
+            running = delta + gamma * lam * (running if episode_continues else 0.0)
+            adv[t, n] = running
+    return adv, adv + values
+
+
+def test_gae_matches_python_loop_with_terminations_and_truncations():
+    rng = np.random.default_rng(0)
+    T, N = 37, 5
+    rewards, values, next_values = (rng.normal(size=(T, N)).astype(np.float32) for _ in range(3))
+    terminated = rng.random((T, N)) < 0.1
+    truncated = (rng.random((T, N)) < 0.1) & ~terminated
+    truncated[5, 0] = terminated[5, 0] = True  # both flags: termination wins the bootstrap
+    adv, targets = jax.jit(gae, static_argnames="unroll")(
+        jnp.asarray(rewards), jnp.asarray(values), jnp.asarray(next_values), jnp.asarray(terminated),
+        jnp.asarray(terminated | truncated), 0.97, 0.9)
+    ref_adv, ref_targets = gae_reference(rewards, values, next_values, terminated, truncated, 0.97, 0.9)
+    np.testing.assert_allclose(adv, ref_adv, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(targets, ref_targets, rtol=1e-5, atol=1e-5)
+
+
+def test_gae_truncation_bootstraps_and_termination_does_not():
+    r = jnp.zeros((1, 2))
+    v = jnp.zeros((1, 2))
+    nv = jnp.full((1, 2), 5.0)
+    term = jnp.array([[True, False]])
+    adv, _ = gae(r, v, nv, term, jnp.array([[True, True]]), 0.9, 0.95)
+    np.testing.assert_allclose(adv, [[0.0, 4.5]])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Probe environments: each isolates one part of the learner
+
+PROBE_CFG = dict(num_envs=16, num_steps=8, total_timesteps=16 * 8 * 120, update_epochs=4, num_minibatches=2,
+                 hidden=(32,))
+PROBE_HP = PPOHparams(lr=3e-3, gamma=0.9, ent_coef=0.0, max_grad_norm=1.0)
+
+
+def train_probe(env_id, **cfg):
+    env, params = jaxrl_suite.make(env_id)
+    trainer = make_train(PPOConfig(**{**PROBE_CFG, "anneal_lr": False, **cfg}), env, params)
+    out = jax.jit(trainer)(jax.random.key(0), PROBE_HP)
+    return trainer, out.state
+
+
+def value_of(trainer, state, obs, critic_obs=None):
+    cx = jnp.asarray(obs if critic_obs is None else critic_obs, jnp.float32)
+    return np.asarray(trainer.network.apply(state.params, cx, method=trainer.network.value))
+
+
+def test_probe_two_step_value_is_discounted():
+    trainer, state = train_probe("Probe-two_step-discrete-v0")
+    v_first, v_second = value_of(trainer, state, [[0.0], [1.0]])
+    assert abs(v_second - 1.0) < 0.1 and abs(v_first - 0.9) < 0.1
+
+
+def test_probe_continuing_bootstraps_through_truncation():
+    env, params = jaxrl_suite.make("Probe-continuing-discrete-v0", max_steps_in_episode=5)
+    trainer = make_train(PPOConfig(**{**PROBE_CFG, "anneal_lr": False, "total_timesteps": 16 * 8 * 250}), env,
+                         params)
+    state = jax.jit(trainer)(jax.random.key(0), PROBE_HP).state
+    (v,) = value_of(trainer, state, [[0.0]])
+    assert abs(v - 10.0) < 1.0, f"V={v}: truncation must bootstrap (1/(1-0.9) = 10)"
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_probe_obs_dependent_action(continuous):
+    kind = "continuous" if continuous else "discrete"
+    trainer, state = train_probe(f"Probe-obs_action-{kind}-v0")
+    obs = jnp.array([[1.0], [-1.0]])
+    action = np.asarray(trainer.act(state, obs, jax.random.key(0), greedy=True))
+    if continuous:
+        np.testing.assert_allclose(action[:, 0], [1.0, -1.0], atol=0.25)
+        v = value_of(trainer, state, obs)
+        assert np.all(v > -0.3) and np.all(v <= 0.1)  # optimal reward is 0
+    else:
+        np.testing.assert_array_equal(action, [1, 0])
+        np.testing.assert_allclose(value_of(trainer, state, obs), [1.0, 1.0], atol=0.15)
+
+
+def test_probe_asymmetric_critic_reads_privileged_observation():
+    trainer, state = train_probe("Probe-privileged-discrete-v0", asymmetric_critic=True)
+    v = value_of(trainer, state, None, critic_obs=[[1.0], [-1.0]])
+    np.testing.assert_allclose(v, [1.0, -1.0], atol=0.15)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Learning signal and errors
+
+
+def test_cartpole_learns_within_ci_budget():
+    env, params = jaxrl_suite.make("CartPole-v1")
+    trainer = make_train(PPOConfig(total_timesteps=60_000), env, params)
+    metrics = jax.jit(trainer)(jax.random.key(1)).metrics
+    ret = np.asarray(metrics["return"])
+    early, late = np.nanmean(ret[:10]), np.nanmean(ret[-10:])
+    assert early < 50 and late > 150, f"no clear learning signal: {early:.1f} -> {late:.1f}"
+
+
+@pytest.mark.parametrize(
+    "cfg, hp, match",
+    [
+        (dict(num_minibatches=5), {}, "does not divide"),
+        ({}, dict(lr=-1.0), "invalid hyperparameter lr"),
+        ({}, dict(gamma=1.5), "invalid hyperparameter gamma"),
+        (dict(total_timesteps=100), {}, "less than one batch"),
+        (dict(activation="swish2"), {}, "unknown activation"),
+        (dict(shared_torso=True, asymmetric_critic=True), {}, "asymmetric"),
+    ],
+)
+def test_bad_configs_raise_before_compiling(cfg, hp, match):
+    env, params = jaxrl_suite.make("CartPole-v1")
+    with pytest.raises(ValueError, match=match):
+        make_train(PPOConfig(**cfg), env, params)
+        PPOHparams(**hp).validate()
+
+
+def test_action_type_mismatches_raise():
+    cartpole, p = jaxrl_suite.make("CartPole-v1")
+    with pytest.raises(ValueError, match="continuous PPO needs Box actions"):
+        make_train(PPOConfig(continuous=True), cartpole, p)
+    with pytest.raises(ValueError, match="log_std_init is a continuous-action option"):
+        make_train(PPOConfig(log_std_init=-0.5), cartpole, p)
+    with pytest.raises(ValueError, match="asymmetric_critic needs"):
+        make_train(PPOConfig(asymmetric_critic=True), cartpole, p)
+    with pytest.raises(ValueError, match="unknown environment id 'CartPol-v1'.*CartPole-v1"):
+        jaxrl_suite.make("CartPol-v1")
