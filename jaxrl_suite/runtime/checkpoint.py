@@ -67,6 +67,9 @@ class Checkpointer:
         return self._manager.latest_step()
 
     def save(self, step: int, state: Any, meta: dict) -> None:
+        """Save ``state`` as ``step`` (a step already saved is left as it is: it holds the same state)."""
+        if int(step) in self._manager.all_steps():
+            return
         self._manager.save(
             int(step),
             args=ocp.args.Composite(state=ocp.args.StandardSave(_encode(state)),
