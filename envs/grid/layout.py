@@ -1,0 +1,147 @@
+"""Level-generation helpers: a cheap random stream, masked uniform sampling, and drawing on a cell grid.
+
+MiniGrid places objects by rejection sampling (``place_obj``: uniform position in a rectangle, retried while
+the cell is occupied, is the agent's, or fails a ``reject_fn``). Accepted draws are uniform over the valid
+cells, so we sample that set directly: one uniform number and a prefix count over a boolean mask. No loops,
+fixed shapes, and the same distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+from jaxrl_suite.envs.grid import constants as C
+
+
+class Rand:
+    """A stream of uniform draws cut from one ``jax.random.bits`` call (one threefry pass per reset)."""
+
+    def __init__(self, key: jax.Array, n: int):
+        self._u = (jax.random.bits(key, (n,), jnp.uint32) >> 8).astype(jnp.float32) * (2.0**-24)
+        self._i = 0
+        self.n = n
+
+    def uniform(self) -> jax.Array:
+        """Next float32 in [0, 1) (24 random bits)."""
+        if self._i >= self.n:
+            raise ValueError(f"Rand stream of {self.n} draws exhausted; raise its size")
+        u = self._u[self._i]
+        self._i += 1
+        return u
+
+    def uniforms(self, k: int) -> jax.Array:
+        """The next ``k`` uniforms as one array."""
+        if self._i + k > self.n:
+            raise ValueError(f"Rand stream of {self.n} draws exhausted; raise its size")
+        u = self._u[self._i : self._i + k]
+        self._i += k
+        return u
+
+    def int(self, low, high) -> jax.Array:
+        """Uniform int32 in [low, high) (MiniGrid's ``_rand_int``); bounds may be traced."""
+        return scale_int(self.uniform(), low, high)
+
+    def choice(self, mask: jax.Array) -> jax.Array:
+        """Uniform flat index of a True entry of ``mask`` (0 if none)."""
+        return masked_choice(self.uniform(), mask)
+
+
+def scale_int(u: jax.Array, low, high) -> jax.Array:
+    """Map u in [0, 1) to a uniform integer in [low, high)."""
+    low = jnp.asarray(low, jnp.int32)
+    span = jnp.asarray(high, jnp.int32) - low
+    k = jnp.floor(u * span.astype(jnp.float32)).astype(jnp.int32)
+    return low + jnp.clip(k, 0, jnp.maximum(span - 1, 0))
+
+
+def masked_choice(u: jax.Array, mask: jax.Array) -> jax.Array:
+    """Flat index of the k-th True entry of ``mask`` with k = floor(u * count): uniform over the mask."""
+    flat = mask.reshape(-1).astype(jnp.int32)
+    count = jnp.cumsum(flat)
+    k = scale_int(u, 0, count[-1])
+    return jnp.argmax(count > k).astype(jnp.int32)
+
+
+def coords(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Static (X, Y) index planes of an h x w grid."""
+    y, x = np.mgrid[0:h, 0:w]
+    return x.astype(np.int32), y.astype(np.int32)
+
+
+def flat_to_xy(idx: jax.Array, w: int) -> jax.Array:
+    """int32[2] (x, y) of a flat index into a row-major [H, W] grid."""
+    return jnp.stack([idx % w, idx // w]).astype(jnp.int32)
+
+
+def cells(types, colors=0, states=0) -> np.ndarray:
+    """uint8[..., 3] from broadcast (type, colour, state) arrays (numpy, for static layouts)."""
+    t, c, s = np.broadcast_arrays(np.asarray(types), np.asarray(colors), np.asarray(states))
+    return np.stack([t, c, s], -1).astype(np.uint8)
+
+
+def empty_grid(h: int, w: int) -> np.ndarray:
+    """uint8[H, W, 3] of empty cells."""
+    return np.broadcast_to(np.array(C.CELL_EMPTY, np.uint8), (h, w, 3)).copy()
+
+
+def np_wall_rect(grid: np.ndarray, x: int, y: int, w: int, h: int, cell=C.CELL_WALL) -> np.ndarray:
+    """MiniGrid's ``Grid.wall_rect`` on a static numpy grid (in place; returns it)."""
+    grid[y, x : x + w] = cell
+    grid[y + h - 1, x : x + w] = cell
+    grid[y : y + h, x] = cell
+    grid[y : y + h, x + w - 1] = cell
+    return grid
+
+
+def rect_mask(h: int, w: int, x0, y0, x1, y1) -> jax.Array:
+    """bool[H, W]: x0 <= x < x1 and y0 <= y < y1 (bounds may be traced)."""
+    X, Y = coords(h, w)
+    return (X >= x0) & (X < x1) & (Y >= y0) & (Y < y1)
+
+
+def put(grid: jax.Array, pos: jax.Array, cell) -> jax.Array:
+    """Write one cell (uint8[3] or a tuple) at pos = (x, y)."""
+    return grid.at[pos[1], pos[0]].set(jnp.asarray(cell, jnp.uint8))
+
+
+def put_where(grid: jax.Array, mask: jax.Array, cell) -> jax.Array:
+    """Write ``cell`` on every True cell of ``mask``."""
+    return jnp.where(mask[..., None], jnp.asarray(cell, jnp.uint8), grid)
+
+
+def cell_of(t, c, s=0) -> jax.Array:
+    """uint8[3] from traced (type, colour, state)."""
+    return jnp.stack([jnp.asarray(t), jnp.asarray(c), jnp.asarray(s)]).astype(jnp.uint8)
+
+
+def free_mask(grid: jax.Array) -> jax.Array:
+    """bool[H, W]: empty cells (MiniGrid: ``grid.get(x, y) is None``)."""
+    return grid[..., 0] == C.EMPTY
+
+
+def not_at(h: int, w: int, pos: jax.Array) -> jax.Array:
+    """bool[H, W]: every cell except pos."""
+    X, Y = coords(h, w)
+    return (X != pos[0]) | (Y != pos[1])
+
+
+def place(rng: Rand, grid: jax.Array, region: jax.Array, agent_pos: jax.Array | None = None) -> jax.Array:
+    """MiniGrid's ``place_obj`` position: uniform over empty cells of ``region`` other than the agent's."""
+    h, w = grid.shape[:2]
+    mask = region & free_mask(grid)
+    if agent_pos is not None:
+        mask = mask & not_at(h, w, agent_pos)
+    return flat_to_xy(rng.choice(mask), w)
+
+
+def place_agent_pose(rng: Rand, grid: jax.Array, region: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """MiniGrid's ``place_agent`` (random direction): uniform empty cell of ``region``, uniform direction."""
+    pos = place(rng, grid, region)
+    return pos, rng.int(0, 4)
+
+
+def sorted_color(idx: jax.Array) -> jax.Array:
+    """Colour index of ``COLOR_NAMES[idx]`` (MiniGrid's sorted colour names)."""
+    return jnp.asarray(C.SORTED_COLORS)[idx]

@@ -1,0 +1,265 @@
+"""Parity harness helpers: build a level with the real ``minigrid`` package, convert it into our state, and
+drive both implementations with the same actions (random or scripted), comparing every output.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import minigrid  # noqa: F401  (registers the MiniGrid-* ids with gymnasium)
+import numpy as np
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+
+import jaxrl_suite
+from jaxrl_suite.envs.grid import constants as C
+
+COLOR_WORDS = "|".join(COLOR_TO_IDX)
+TYPE_WORDS = "key|ball|box|door"
+
+
+# ----------------------------------------------------------------------------- MiniGrid -> our state
+def make_minigrid(env_id: str, **kwargs):
+    """The unwrapped MiniGrid env for an id (kwargs go to its constructor, e.g. max_steps)."""
+    return gym.make(env_id, **kwargs).unwrapped
+
+
+def _obj_code(obj) -> tuple[int, int]:
+    if obj is None:
+        return C.NOTHING
+    return OBJECT_TO_IDX[obj.type], COLOR_TO_IDX[obj.color]
+
+
+def mission_vector(env_id: str, mission: str) -> list[int]:
+    """Our integer mission (MissionSpace placeholder indices, colours/types as MiniGrid indices)."""
+    col = lambda s: COLOR_TO_IDX[s]  # noqa: E731
+    typ = lambda s: OBJECT_TO_IDX[s]  # noqa: E731
+    pats = [
+        ("GoToDoor", rf"go to the ({COLOR_WORDS}) door", lambda m: [col(m[1])]),
+        ("GoToObject", rf"go to the ({COLOR_WORDS}) ({TYPE_WORDS})", lambda m: [col(m[1]), typ(m[2])]),
+        (
+            "Fetch",
+            rf"(get a|go get a|fetch a|go fetch a|you must fetch a) ({COLOR_WORDS}) ({TYPE_WORDS})",
+            lambda m: [["get a", "go get a", "fetch a", "go fetch a", "you must fetch a"].index(m[1]),
+                       col(m[2]), typ(m[3])],
+        ),
+        (
+            "PutNear",
+            rf"put the ({COLOR_WORDS}) ({TYPE_WORDS}) near the ({COLOR_WORDS}) ({TYPE_WORDS})",
+            lambda m: [col(m[1]), typ(m[2]), col(m[3]), typ(m[4])],
+        ),
+        (
+            "LockedRoom",
+            rf"get the ({COLOR_WORDS}) key from the ({COLOR_WORDS}) room, unlock the ({COLOR_WORDS}) door",
+            lambda m: [col(m[1]), col(m[2]), col(m[3])],
+        ),
+        ("Pickup", rf"pick up the ({COLOR_WORDS}) ({TYPE_WORDS})", lambda m: [col(m[1]), typ(m[2])]),
+    ]
+    for name, pat, fn in pats:
+        if name in env_id or (name == "Pickup" and ("KeyCorridor" in env_id or "UnlockPickup" in env_id)):
+            m = re.match(pat, mission)
+            assert m, (env_id, mission)
+            return fn(m)
+    return []
+
+
+def to_state(env, mg, env_id: str, extra: dict | None = None):
+    """Our state for MiniGrid's current level (grid, box contents, pose, carried object, steps, mission)."""
+    enc = mg.grid.encode()  # [W, H, 3]
+    grid = np.ascontiguousarray(np.swapaxes(enc, 0, 1))
+    contents = np.zeros((mg.height, mg.width, 2), np.uint8)
+    contents[...] = C.NOTHING
+    for j in range(mg.height):
+        for i in range(mg.width):
+            obj = mg.grid.get(i, j)
+            if obj is not None and obj.type == "box":
+                contents[j, i] = _obj_code(obj.contains)
+    carrying = _obj_code(mg.carrying)
+    inside = _obj_code(mg.carrying.contains) if mg.carrying is not None and mg.carrying.type == "box" else C.NOTHING
+    state = env.new_state(grid, tuple(int(v) for v in mg.agent_pos), int(mg.agent_dir),
+                          mission=mission_vector(env_id, mg.mission), contents=contents,
+                          **(extra or {}))
+    return state.replace(
+        time=jnp.asarray(mg.step_count, jnp.int32),
+        carrying=jnp.asarray(carrying, jnp.uint8),
+        carrying_contents=jnp.asarray(inside, jnp.uint8),
+    )
+
+
+def assert_same_obs(ours: dict, theirs: dict, ctx: str = "") -> None:
+    img = np.asarray(ours["image"])
+    if not np.array_equal(img, theirs["image"]):
+        diff = np.argwhere((img != theirs["image"]).any(-1))
+        raise AssertionError(f"{ctx}: image differs at view cells {diff.tolist()}\nours\n"
+                             f"{img[..., 0].T}\nminigrid\n{theirs['image'][..., 0].T}")
+    assert int(ours["direction"]) == int(theirs["direction"]), ctx
+
+
+# ----------------------------------------------------------------------------- scripted behaviour
+def _passable(cell) -> bool:
+    """Cells the scripted walker crosses: empty, floor and doors (it toggles closed ones)."""
+    return cell is None or cell.type in ("door", "floor")
+
+
+def scripted_action(mg, rng: np.random.Generator, target: tuple[int, int] | None) -> int:
+    """Head for ``target`` by BFS (doors count as passable: toggled on the way) and interact with it.
+
+    Exercises pickup / drop / toggle on keys, balls, boxes and doors, walking into lava and goals, with some
+    random actions mixed in.
+    """
+    if target is None or rng.random() < 0.15:
+        return int(rng.integers(0, 7))
+    ax, ay = (int(v) for v in mg.agent_pos)
+    dvec = C.DIR_TO_VEC
+    front = (ax + dvec[mg.agent_dir][0], ay + dvec[mg.agent_dir][1])
+    fcell = mg.grid.get(*front)
+    if mg.carrying is not None and fcell is None and rng.random() < 0.25:
+        return C.DROP
+    if front == tuple(target):
+        return int(rng.choice([C.PICKUP, C.TOGGLE, C.DROP, C.FORWARD, C.PICKUP, C.TOGGLE, C.FORWARD]))
+    if fcell is not None and fcell.type == "door" and fcell.is_locked:
+        has_key = mg.carrying is not None and mg.carrying.type == "key" and mg.carrying.color == fcell.color
+        if not has_key:
+            return int(rng.choice([C.LEFT, C.RIGHT]))
+    # BFS over cells from the agent to a cell adjacent to the target
+    prev = {(ax, ay): None}
+    queue = collections.deque([(ax, ay)])
+    goal_cell = None
+    while queue:
+        x, y = queue.popleft()
+        if abs(x - target[0]) + abs(y - target[1]) == 1:
+            goal_cell = (x, y)
+            break
+        for dx, dy in dvec:
+            nx, ny = x + dx, y + dy
+            if 0 <= nx < mg.width and 0 <= ny < mg.height and (nx, ny) not in prev:
+                if _passable(mg.grid.get(nx, ny)):
+                    prev[(nx, ny)] = (x, y)
+                    queue.append((nx, ny))
+    if goal_cell is None:
+        return int(rng.integers(0, 7))
+    if goal_cell == (ax, ay):
+        want = (target[0] - ax, target[1] - ay)
+    else:
+        step = goal_cell
+        while prev[step] != (ax, ay):
+            step = prev[step]
+        want = (step[0] - ax, step[1] - ay)
+    want_dir = [tuple(v) for v in dvec.tolist()].index(want)
+    if want_dir == mg.agent_dir:
+        cell = mg.grid.get(*front)
+        if cell is not None and cell.type == "door" and not cell.is_open:
+            return C.TOGGLE
+        if cell is not None and cell.type in ("key", "ball", "box") and rng.random() < 0.5:
+            return C.PICKUP
+        return C.FORWARD
+    return C.RIGHT if (want_dir - mg.agent_dir) % 4 == 1 else C.LEFT
+
+
+def object_cells(mg) -> list[tuple[int, int]]:
+    """Positions of every non-wall object (targets for the scripted behaviour)."""
+    out = []
+    for j in range(mg.height):
+        for i in range(mg.width):
+            obj = mg.grid.get(i, j)
+            if obj is not None and obj.type != "wall":
+                out.append((i, j))
+    return out
+
+
+# ----------------------------------------------------------------------------- the replay loop
+class Stepper:
+    """Our env's jitted ``step_env`` and observation for one id (compiled once per id)."""
+
+    def __init__(self, env_id: str, **static):
+        self.env_id = env_id
+        self.env, self.params = jaxrl_suite.make(env_id, **static)
+        self.step = jax.jit(self.env.step_env)
+        self.obs = jax.jit(self.env.get_obs)
+        self.truncated = jax.jit(self.env.is_truncated)
+
+
+def replay(stepper: Stepper, mg, seed: int, num_steps: int, extra_fn=None, scripted: bool = True,
+           params=None, hook=None) -> int:
+    """Step MiniGrid and our env side by side from MiniGrid's current level; assert equal outputs.
+
+    Returns the number of steps compared. ``extra_fn(mg)`` gives env-specific state fields; ``hook(mg, ours,
+    key)`` may adjust MiniGrid before its step (used to share random obstacle moves).
+    """
+    env, params = stepper.env, params if params is not None else stepper.params
+    rng = np.random.default_rng(seed)
+    state = to_state(env, mg, stepper.env_id, extra_fn(mg) if extra_fn else None)
+    theirs = mg.gen_obs()
+    assert_same_obs(stepper.obs(state, params), theirs, f"{stepper.env_id} seed {seed} reset")
+    targets = object_cells(mg)
+    target = targets[rng.integers(len(targets))] if targets and scripted else None
+    key = jax.random.PRNGKey(seed)
+    for t in range(num_steps):
+        if scripted and target is not None and rng.random() < 0.05:
+            targets = object_cells(mg)
+            target = targets[rng.integers(len(targets))] if targets else None
+        action = scripted_action(mg, rng, target if scripted else None)
+        action = min(action, env.num_actions - 1) if env.num_actions < 7 else action
+        key, sub = jax.random.split(key)
+        if hook is not None:
+            hook(mg, state, sub, action)
+        obs_t, reward_t, term_t, trunc_t, _ = mg.step(action)
+        obs, state, reward, term, _ = stepper.step(sub, state, action, params)
+        trunc = stepper.truncated(state, params)
+        ctx = f"{stepper.env_id} seed {seed} step {t} action {C.ACTION_NAMES[action]}"
+        assert_same_obs(obs, obs_t, ctx)
+        np.testing.assert_allclose(float(reward), float(reward_t), rtol=1e-6, atol=1e-6, err_msg=ctx)
+        assert bool(term) == bool(term_t), ctx
+        assert bool(trunc) == bool(trunc_t), ctx
+        if "mission" in obs:
+            assert list(np.asarray(obs["mission"])) == mission_vector(stepper.env_id, mg.mission), ctx
+        if term_t or trunc_t:
+            return t + 1
+    return num_steps
+
+
+# ----------------------------------------------------------------------------- our arrays -> a MiniGrid env
+def decode_object(t: int, c: int, s: int, inside=(C.EMPTY, 0)):
+    """A MiniGrid WorldObj from our (type, colour, state) (+ box contents)."""
+    from minigrid.core.world_object import WorldObj
+
+    obj = WorldObj.decode(int(t), int(c), int(s))
+    if obj is not None and obj.type == "box" and int(inside[0]) != C.EMPTY:
+        obj.contains = WorldObj.decode(int(inside[0]), int(inside[1]), 0)
+    return obj
+
+
+class ArrayLevelEnv:
+    """Factory for a MiniGrid env whose level is given by our arrays (for engine-level parity tests)."""
+
+    @staticmethod
+    def make(grid, contents, pos, direction, max_steps=100, see_through_walls=False, view=7, carrying=None):
+        from minigrid.core.grid import Grid
+        from minigrid.core.mission import MissionSpace
+        from minigrid.minigrid_env import MiniGridEnv
+
+        grid, contents = np.asarray(grid), np.asarray(contents)
+        h, w = grid.shape[:2]
+
+        class _Level(MiniGridEnv):
+            def __init__(self):
+                super().__init__(mission_space=MissionSpace(mission_func=lambda: "test"), width=w, height=h,
+                                 max_steps=max_steps, see_through_walls=see_through_walls, agent_view_size=view)
+
+            def _gen_grid(self, width, height):
+                self.grid = Grid(width, height)
+                for y in range(height):
+                    for x in range(width):
+                        self.grid.set(x, y, decode_object(*grid[y, x], inside=contents[y, x]))
+                self.agent_pos = (int(pos[0]), int(pos[1]))
+                self.agent_dir = int(direction)
+                self.mission = "test"
+
+        env = _Level()
+        env.reset(seed=0)
+        if carrying is not None:
+            env.carrying = decode_object(carrying[0], carrying[1], 0)
+        return env
