@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: works headless and leaves a notebook's backend alone
 
 
 def forward_fill(x: np.ndarray) -> np.ndarray:
@@ -29,7 +26,8 @@ def learning_curve(steps: np.ndarray, returns: np.ndarray, path: str | Path, tit
                    threshold: float | None = None) -> Path:
     """``returns[runs, updates]`` against ``steps[updates]``: mean line and min-max band."""
     r = forward_fill(returns)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
     mean = np.nanmean(r, axis=0) if np.isfinite(r).any() else r[0]
     if r.shape[0] > 1:
         ax.fill_between(steps, np.nanmin(r, axis=0), np.nanmax(r, axis=0), alpha=0.25, label=f"{r.shape[0]} runs: range")
@@ -43,13 +41,13 @@ def learning_curve(steps: np.ndarray, returns: np.ndarray, path: str | Path, tit
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def sweep_summary(labels: list[str], finals: np.ndarray, path: str | Path, title: str = "") -> Path:
     """``finals[seeds, settings]``: mean with one-standard-deviation bars and every seed as a dot."""
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(labels) + 2), 4), dpi=100)
+    fig = Figure(figsize=(max(5, 0.6 * len(labels) + 2), 4), dpi=100)
+    ax = fig.subplots()
     x = np.arange(len(labels))
     ax.errorbar(x, np.nanmean(finals, 0), yerr=np.nanstd(finals, 0), fmt="o", capsize=4, label="mean ± sd")
     for s in range(finals.shape[0]):
@@ -60,5 +58,4 @@ def sweep_summary(labels: list[str], finals: np.ndarray, path: str | Path, title
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path

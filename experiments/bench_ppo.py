@@ -1,0 +1,160 @@
+"""Benchmark: PPO on CartPole-v1 with PureJaxRL's defaults, ours vs stable-baselines3 in the same process.
+
+Work: 4 envs x 128 steps, 5e5 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed (PureJaxRL ``ppo.py``).
+Reports compile and train seconds, env steps/s, steps and wall seconds (compile included) to the first
+update whose mean finished-episode return reaches 475, and 8 seeds vmapped in one program. stable-baselines3
+PPO (PyTorch, CPU, 2 threads) runs the same settings until its mean of the last 20 episodes reaches 475.
+PureJaxRL and rejax cannot be installed beside gymnax 1.0 (their step API broke), so their figures are the
+quiet-machine measurements of ../shared/specs/measured.md, carried here as constants.
+
+Usage: python experiments/bench_ppo.py [--json] [--seeds 8] [--no-sb3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import jaxrl_suite
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+from jaxrl_suite.runtime.plots import forward_fill
+
+THRESHOLD = 475.0
+PEERS_MEASURED = {  # 2-core CPU, quiet machine, jax 0.10.2 (../shared/specs/measured.md)
+    "purejaxrl": {"compile_s": 8.1, "train_s": 4.6, "steps_to_475": 62_000, "seeds8_train_s": 32.9},
+    "rejax": {"compile_s": 6.2, "train_s": 4.2},
+    "sb3": {"wall_s_to_475": 33.0, "steps_to_475": 126_000},
+}
+
+
+def time_ours(seeds: int, total_steps: int) -> dict:
+    env, params = jaxrl_suite.make("CartPole-v1")
+    trainer = make_train(PPOConfig(total_timesteps=total_steps), env, params)
+    fn = jax.vmap(trainer, in_axes=(0, None)) if seeds > 1 else trainer
+    keys = jax.random.split(jax.random.key(0), seeds) if seeds > 1 else jax.random.key(0)
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(keys, PPOHparams()).compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = compiled(keys, PPOHparams())
+    jax.block_until_ready(out)
+    train_s = time.perf_counter() - t0
+    ret = forward_fill(np.asarray(out.metrics["return"]).reshape(seeds, -1))
+    steps = np.asarray(out.metrics["steps"]).reshape(seeds, -1)[0]
+    first = []
+    for r in ret:
+        hit = np.flatnonzero(r >= THRESHOLD)
+        first.append(int(steps[hit[0]]) if hit.size else None)
+    final = ret[:, -max(1, ret.shape[1] // 20):].mean(axis=1)
+    reached = [f for f in first if f is not None]
+    res = {
+        "seeds": seeds,
+        "compile_s": compile_s,
+        "train_s": train_s,
+        "steps_per_s": seeds * trainer.config.num_updates * trainer.config.batch_size / train_s,
+        "final_return_mean": float(final.mean()),
+        "steps_to_475_per_seed": first,
+        "seeds_reaching_475": len(reached),
+    }
+    if seeds == 1 and first[0] is not None:
+        res["steps_to_475"] = first[0]
+        res["wall_s_to_475"] = compile_s + train_s * first[0] / (trainer.config.num_updates * trainer.config.batch_size)
+    return res
+
+
+def time_sb3(max_steps: int) -> dict:
+    import gymnasium
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    torch.set_num_threads(2)
+
+    class StopAt475(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.hit_steps = None
+            self.hit_time = None
+
+        def _on_step(self) -> bool:
+            buf = self.model.ep_info_buffer
+            if len(buf) >= 20 and np.mean([e["r"] for e in list(buf)[-20:]]) >= THRESHOLD:
+                self.hit_steps, self.hit_time = self.num_timesteps, time.perf_counter()
+                return False
+            return True
+
+    del gymnasium
+    t0 = time.perf_counter()
+    venv = make_vec_env("CartPole-v1", n_envs=4, seed=0)
+    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=4, learning_rate=lambda f: 2.5e-4 * f,
+                gamma=0.99, gae_lambda=0.95, clip_range=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
+                policy_kwargs={"net_arch": [64, 64], "activation_fn": torch.nn.Tanh}, seed=0, device="cpu")
+    cb = StopAt475()
+    model.learn(total_timesteps=max_steps, callback=cb)
+    end = time.perf_counter()
+    return {
+        "wall_s_to_475": None if cb.hit_time is None else cb.hit_time - t0,
+        "steps_to_475": cb.hit_steps,
+        "wall_s": end - t0,
+        "steps": int(model.num_timesteps),
+        "torch": torch.__version__,
+    }
+
+
+def main() -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--total-steps", type=int, default=500_000)
+    ap.add_argument("--no-sb3", action="store_true", help="skip stable-baselines3 (not installed: make bench)")
+    args = ap.parse_args()
+
+    one = time_ours(1, args.total_steps)
+    many = time_ours(args.seeds, args.total_steps)
+    result = {
+        "benchmark": "bench_ppo",
+        "work": "CartPole-v1, PureJaxRL defaults: 4 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed",
+        "total_steps": args.total_steps,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {jax.devices()[0].device_kind}",
+        "jax": jax.__version__,
+        "ours_1_seed": one,
+        f"ours_{args.seeds}_seeds": many,
+        "seeds_time_ratio": many["train_s"] / one["train_s"],
+        "peers_measured": PEERS_MEASURED,
+        "compile_speedup_vs_rejax": PEERS_MEASURED["rejax"]["compile_s"] / one["compile_s"],
+        "train_speedup_vs_rejax": PEERS_MEASURED["rejax"]["train_s"] / one["train_s"],
+        "train_speedup_vs_purejaxrl": PEERS_MEASURED["purejaxrl"]["train_s"] / one["train_s"],
+    }
+    if not args.no_sb3:
+        sb3 = time_sb3(args.total_steps)
+        result["sb3"] = sb3
+        if sb3["wall_s_to_475"] and one.get("wall_s_to_475"):
+            result["wall_to_475_speedup_vs_sb3"] = sb3["wall_s_to_475"] / one["wall_s_to_475"]
+    out = Path(__file__).parent / "results" / "bench_ppo.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    if not args.json:
+        print(f"ours, 1 seed: compile {one['compile_s']:.2f}s, train {one['train_s']:.2f}s "
+              f"({one['steps_per_s']:.3g} steps/s), 475 at {one.get('steps_to_475')} steps, "
+              f"{one.get('wall_s_to_475') or float('nan'):.2f}s wall incl. compile")
+        print(f"ours, {args.seeds} seeds vmapped: train {many['train_s']:.2f}s = {result['seeds_time_ratio']:.2f}x one "
+              f"seed; {many['seeds_reaching_475']}/{args.seeds} reach 475")
+        print(f"vs rejax (measured): compile {result['compile_speedup_vs_rejax']:.2f}x, "
+              f"train {result['train_speedup_vs_rejax']:.2f}x faster")
+        if "sb3" in result:
+            print(f"stable-baselines3: 475 at {result['sb3']['steps_to_475']} steps, "
+                  f"{result['sb3']['wall_s_to_475']}s wall; speedup {result.get('wall_to_475_speedup_vs_sb3')}")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
