@@ -1,0 +1,32 @@
+"""Long learning checks (``make test-slow``; not run by CI)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+import jaxrl_suite
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+from jaxrl_suite.runtime.plots import forward_fill
+
+pytestmark = pytest.mark.slow
+
+
+def test_cartpole_reaches_475_within_5e5_steps_for_3_of_3_seeds():
+    env, params = jaxrl_suite.make("CartPole-v1")
+    trainer = make_train(PPOConfig(total_timesteps=500_000), env, params)
+    out = jax.jit(jax.vmap(trainer, in_axes=(0, None)))(jax.random.split(jax.random.key(0), 3), PPOHparams())
+    ret = forward_fill(np.asarray(out.metrics["return"]))
+    assert np.all(np.nanmax(ret, axis=1) >= 475.0), np.nanmax(ret, axis=1)
+
+
+def test_pendulum_learns_with_continuous_ppo():
+    env, params = jaxrl_suite.make("Pendulum-v1")
+    cfg = PPOConfig(num_envs=16, num_steps=128, total_timesteps=600_000, update_epochs=10, num_minibatches=32)
+    hp = PPOHparams(lr=1e-3, gamma=0.9, gae_lambda=0.95, ent_coef=0.0)
+    out = jax.jit(jax.vmap(make_train(cfg, env, params), in_axes=(0, None)))(
+        jax.random.split(jax.random.key(0), 2), hp)
+    ret = forward_fill(np.asarray(out.metrics["return"]))
+    final = ret[:, -10:].mean(axis=1)
+    assert np.all(ret[:, 1] < -700) and np.all(final > -350), (ret[:, 1], final)
