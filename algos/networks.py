@@ -26,8 +26,9 @@ def flatten_obs(obs, batch_dims: int = 1) -> jax.Array:
 
 def _dense(features: int, scale: float, orthogonal: bool) -> nn.Dense:
     if orthogonal:
-        return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale),
-                        bias_init=nn.initializers.zeros)
+        return nn.Dense(
+            features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros
+        )
     return nn.Dense(features)
 
 
@@ -66,7 +67,9 @@ class ActorCritic(nn.Module):
         self.policy_head = _dense(self.action_dim, 0.01, self.orthogonal)
         self.value_head = _dense(1, 1.0, self.orthogonal)
         if self.continuous:
-            self.log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
+            self.log_std = self.param(
+                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+            )
 
     def policy(self, x: jax.Array):
         out = self.policy_head(self.actor_torso(x))

@@ -23,9 +23,9 @@ import numpy as np
 import optax
 from flax import struct
 from gymnax.environments import spaces as gx
-
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.gae import gae
+
 from jaxrl_suite.env import has_privileged_observation
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd
@@ -104,7 +104,14 @@ class PPOConfig:
         return self.total_timesteps // self.batch_size
 
     def validate(self) -> PPOConfig:
-        positive = ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches", "gae_unroll")
+        positive = (
+            "num_envs",
+            "num_steps",
+            "total_timesteps",
+            "update_epochs",
+            "num_minibatches",
+            "gae_unroll",
+        )
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"PPOConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -114,13 +121,19 @@ class PPOConfig:
                 f"{self.num_envs} x {self.num_steps} = {self.batch_size}"
             )
         if self.num_updates < 1:
-            raise ValueError(f"total_timesteps={self.total_timesteps} is less than one batch ({self.batch_size})")
+            raise ValueError(
+                f"total_timesteps={self.total_timesteps} is less than one batch ({self.batch_size})"
+            )
         if self.activation not in nets.ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; choose from {sorted(nets.ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {self.activation!r}; choose from {sorted(nets.ACTIVATIONS)}"
+            )
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden layer sizes must be positive, got {self.hidden}")
         if self.asymmetric_critic and self.shared_torso:
-            raise ValueError("an asymmetric critic reads a different observation: it needs shared_torso=False")
+            raise ValueError(
+                "an asymmetric critic reads a different observation: it needs shared_torso=False"
+            )
         return self
 
 
@@ -172,7 +185,9 @@ def clipped_surrogate(ratio, adv, hparams, progress):
 class Trainer:
     """A compiled-loop PPO learner for one environment; see the module docstring."""
 
-    def __init__(self, config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None):
+    def __init__(
+        self, config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None
+    ):
         self.config = config.validate()
         self.env_params = env.default_params if env_params is None else env_params
         self.env = env
@@ -188,7 +203,9 @@ class Trainer:
             raise ValueError(f"PPO supports Discrete or Box actions, got {action_space!r}")
         self.continuous = is_box
         if config.asymmetric_critic and not has_privileged_observation(env):
-            raise ValueError(f"asymmetric_critic needs an env with privileged_observation(); {env.name} has none")
+            raise ValueError(
+                f"asymmetric_critic needs an env with privileged_observation(); {env.name} has none"
+            )
         self.action_space = action_space
         self.action_dim = int(np.prod(action_space.shape)) if is_box else int(action_space.n)
         self.venv = VecEnv(EpisodeStatistics(env), config.num_envs, config.reset_mode, config.pool_size)
@@ -285,9 +302,12 @@ class Trainer:
             pi = net.apply(carry.params, x, method=net.policy)
             action = nets.sample_action(pi, k_act, self.continuous)
             logp = nets.log_prob(pi, action, self.continuous)
-            env_action = jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
-            obs, env_state, reward, terminated, truncated, info = self.venv.step(k_env, carry.env_state, env_action,
-                                                                                  env_params)
+            env_action = (
+                jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
+            )
+            obs, env_state, reward, terminated, truncated, info = self.venv.step(
+                k_env, carry.env_state, env_action, env_params
+            )
             done = terminated | truncated
             obs_rms, critic_rms = carry.obs_rms, carry.critic_rms
             if cfg.normalize_obs:
@@ -308,8 +328,15 @@ class Trainer:
                 ret_rms = ret_rms.update(disc)
                 r = r / jnp.sqrt(ret_rms.var + 1e-8)
                 disc = jnp.where(done, 0.0, disc)
-            carry = carry.replace(env_state=env_state, obs=obs, critic_obs=critic_obs, obs_rms=obs_rms,
-                                  critic_rms=critic_rms, ret_rms=ret_rms, discounted_return=disc)
+            carry = carry.replace(
+                env_state=env_state,
+                obs=obs,
+                critic_obs=critic_obs,
+                obs_rms=obs_rms,
+                critic_rms=critic_rms,
+                ret_rms=ret_rms,
+                discounted_return=disc,
+            )
             ep = info["episode"]
             transition = Transition(x, critic_x, final_critic_x, action, logp, r, terminated, done)
             return carry, (transition, ep)
@@ -320,9 +347,17 @@ class Trainer:
         # CALCULATE ADVANTAGE (values of every state and of every successor, in one batched call)
         both = jnp.concatenate([traj.critic_x, traj.final_critic_x], axis=0)
         all_values = net.apply(state.params, both, method=net.value)
-        values, next_values = all_values[: cfg.num_steps], all_values[cfg.num_steps:]
-        advantages, targets = gae(traj.reward, values, next_values, traj.terminated, traj.done,
-                                  hp.gamma, hp.gae_lambda, unroll=cfg.gae_unroll)
+        values, next_values = all_values[: cfg.num_steps], all_values[cfg.num_steps :]
+        advantages, targets = gae(
+            traj.reward,
+            values,
+            next_values,
+            traj.terminated,
+            traj.done,
+            hp.gamma,
+            hp.gae_lambda,
+            unroll=cfg.gae_unroll,
+        )
 
         # UPDATE NETWORK
         progress = state.update_step.astype(jnp.float32) / cfg.num_updates
@@ -402,18 +437,26 @@ class Trainer:
     def act(self, state: PPOState, obs, key: jax.Array, greedy: bool = True) -> jax.Array:
         """Actions for a batch of observations using the trained policy (and its observation statistics)."""
         pi = self.network.apply(state.params, self._prep(obs, state.obs_rms), method=self.network.policy)
-        action = nets.greedy_action(pi, self.continuous) if greedy else nets.sample_action(pi, key, self.continuous)
+        action = (
+            nets.greedy_action(pi, self.continuous)
+            if greedy
+            else nets.sample_action(pi, key, self.continuous)
+        )
         if self.continuous:
             action = jnp.clip(action, self.action_space.low, self.action_space.high)
         return action
 
 
-def make_train(config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None) -> Trainer:
+def make_train(
+    config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None
+) -> Trainer:
     """Validate everything (before any compile) and build the trainer: ``trainer(key, hparams)`` trains."""
     return Trainer(config, env, env_params, policy_loss)
 
 
-def evaluate(trainer: Trainer, state: PPOState, key: jax.Array, num_episodes: int, greedy: bool = True) -> dict:
+def evaluate(
+    trainer: Trainer, state: PPOState, key: jax.Array, num_episodes: int, greedy: bool = True
+) -> dict:
     """Return and length of ``num_episodes`` fresh episodes (one per parallel env) under the trained policy."""
     venv = VecEnv(EpisodeStatistics(trainer.env), int(num_episodes))
     params = trainer.env_params
@@ -452,7 +495,9 @@ def rollout_states(trainer: Trainer, state: PPOState, key: jax.Array, greedy: bo
         obs, nxt, _, term, trunc, _ = env.step(k_env, env_state, action, params)
         return (nxt, obs, ended | term | trunc), (env_state, ended)
 
-    _, (states, ended) = jax.lax.scan(body, (env_state, obs, jnp.asarray(False)), jax.random.split(k_run, horizon))
+    _, (states, ended) = jax.lax.scan(
+        body, (env_state, obs, jnp.asarray(False)), jax.random.split(k_run, horizon)
+    )
     return states, ended
 
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_suite.env import EnvParams, Environment
+from jaxrl_suite.env import Environment, EnvParams
 from jaxrl_suite.registry import register
 from jaxrl_suite.spaces import Box, Discrete
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.runtime.plots import forward_fill
 
 THRESHOLD = 475.0
@@ -52,7 +52,7 @@ def time_ours(seeds: int, total_steps: int) -> dict:
     for r in ret:
         hit = np.flatnonzero(r >= THRESHOLD)
         first.append(int(steps[hit[0]]) if hit.size else None)
-    final = ret[:, -max(1, ret.shape[1] // 20):].mean(axis=1)
+    final = ret[:, -max(1, ret.shape[1] // 20) :].mean(axis=1)
     reached = [f for f in first if f is not None]
     res = {
         "seeds": seeds,
@@ -65,7 +65,9 @@ def time_ours(seeds: int, total_steps: int) -> dict:
     }
     if seeds == 1 and first[0] is not None:
         res["steps_to_475"] = first[0]
-        res["wall_s_to_475"] = compile_s + train_s * first[0] / (trainer.config.num_updates * trainer.config.batch_size)
+        res["wall_s_to_475"] = compile_s + train_s * first[0] / (
+            trainer.config.num_updates * trainer.config.batch_size
+        )
     return res
 
 
@@ -94,9 +96,23 @@ def time_sb3(max_steps: int) -> dict:
     del gymnasium
     t0 = time.perf_counter()
     venv = make_vec_env("CartPole-v1", n_envs=4, seed=0)
-    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=4, learning_rate=lambda f: 2.5e-4 * f,
-                gamma=0.99, gae_lambda=0.95, clip_range=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
-                policy_kwargs={"net_arch": [64, 64], "activation_fn": torch.nn.Tanh}, seed=0, device="cpu")
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=128,
+        batch_size=128,
+        n_epochs=4,
+        learning_rate=lambda f: 2.5e-4 * f,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_range=0.2,
+        ent_coef=0.01,
+        vf_coef=0.5,
+        max_grad_norm=0.5,
+        policy_kwargs={"net_arch": [64, 64], "activation_fn": torch.nn.Tanh},
+        seed=0,
+        device="cpu",
+    )
     cb = StopAt475()
     model.learn(total_timesteps=max_steps, callback=cb)
     end = time.perf_counter()
@@ -114,7 +130,9 @@ def main() -> dict:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--total-steps", type=int, default=500_000)
-    ap.add_argument("--no-sb3", action="store_true", help="skip stable-baselines3 (not installed: make bench)")
+    ap.add_argument(
+        "--no-sb3", action="store_true", help="skip stable-baselines3 (not installed: make bench)"
+    )
     args = ap.parse_args()
 
     one = time_ours(1, args.total_steps)
@@ -142,16 +160,24 @@ def main() -> dict:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     if not args.json:
-        print(f"ours, 1 seed: compile {one['compile_s']:.2f}s, train {one['train_s']:.2f}s "
-              f"({one['steps_per_s']:.3g} steps/s), 475 at {one.get('steps_to_475')} steps, "
-              f"{one.get('wall_s_to_475') or float('nan'):.2f}s wall incl. compile")
-        print(f"ours, {args.seeds} seeds vmapped: train {many['train_s']:.2f}s = {result['seeds_time_ratio']:.2f}x one "
-              f"seed; {many['seeds_reaching_475']}/{args.seeds} reach 475")
-        print(f"vs rejax (measured): compile {result['compile_speedup_vs_rejax']:.2f}x, "
-              f"train {result['train_speedup_vs_rejax']:.2f}x faster")
+        print(
+            f"ours, 1 seed: compile {one['compile_s']:.2f}s, train {one['train_s']:.2f}s "
+            f"({one['steps_per_s']:.3g} steps/s), 475 at {one.get('steps_to_475')} steps, "
+            f"{one.get('wall_s_to_475') or float('nan'):.2f}s wall incl. compile"
+        )
+        print(
+            f"ours, {args.seeds} seeds vmapped: train {many['train_s']:.2f}s = {result['seeds_time_ratio']:.2f}x one "
+            f"seed; {many['seeds_reaching_475']}/{args.seeds} reach 475"
+        )
+        print(
+            f"vs rejax (measured): compile {result['compile_speedup_vs_rejax']:.2f}x, "
+            f"train {result['train_speedup_vs_rejax']:.2f}x faster"
+        )
         if "sb3" in result:
-            print(f"stable-baselines3: 475 at {result['sb3']['steps_to_475']} steps, "
-                  f"{result['sb3']['wall_s_to_475']}s wall; speedup {result.get('wall_to_475_speedup_vs_sb3')}")
+            print(
+                f"stable-baselines3: 475 at {result['sb3']['steps_to_475']} steps, "
+                f"{result['sb3']['wall_s_to_475']}s wall; speedup {result.get('wall_to_475_speedup_vs_sb3')}"
+            )
     print(json.dumps(result))
     return result
 

@@ -1,6 +1,6 @@
 """jaxrl-suite: pure-JAX environments and learners compiled into one loop."""
 
-from jaxrl_suite.env import EnvParams, EnvState, Environment
+from jaxrl_suite.env import Environment, EnvParams, EnvState
 from jaxrl_suite.registry import make, register, registered
 from jaxrl_suite.vector import VecEnv
 

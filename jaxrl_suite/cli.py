@@ -35,7 +35,9 @@ def _algo_module(name: str):
     if name not in ALGOS:
         from jaxrl_suite.registry import close_matches
 
-        raise SystemExit(f"error: unknown algorithm {name!r}; known: {sorted(ALGOS)} {close_matches(name, list(ALGOS))}")
+        raise SystemExit(
+            f"error: unknown algorithm {name!r}; known: {sorted(ALGOS)} {close_matches(name, list(ALGOS))}"
+        )
     return importlib.import_module(ALGOS[name])
 
 
@@ -62,22 +64,39 @@ def _parse_value(text: str, default: Any) -> Any:
     return text
 
 
-def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, title: str, aliases: dict | None = None):
+def _add_dataclass_options(
+    parser: argparse.ArgumentParser, cls: type, title: str, aliases: dict | None = None
+):
     group = parser.add_argument_group(title)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else None
         flags = [f"--{f.name.replace('_', '-')}"] + list((aliases or {}).get(f.name, []))
         if hints.get(f.name) in (bool, bool | None) or isinstance(default, bool):
-            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"(default {default})")
+            group.add_argument(
+                *flags,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"(default {default})",
+            )
         else:
-            group.add_argument(*flags, dest=f.name, default=None, metavar="V",
-                               type=lambda t, d=default: _parse_value(t, d), help=f"(default {default})")
+            group.add_argument(
+                *flags,
+                dest=f.name,
+                default=None,
+                metavar="V",
+                type=lambda t, d=default: _parse_value(t, d),
+                help=f"(default {default})",
+            )
 
 
 def _collect(args: argparse.Namespace, cls: type) -> dict:
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if getattr(args, f.name, None) is not None
+    }
 
 
 def _env_overrides(pairs: list[str]) -> dict:
@@ -124,8 +143,12 @@ def _validate_early(args) -> tuple[Any, dict, Any]:
         hparams = module.Hparams(**hparams_kwargs).validate()
     except TypeError as exc:
         raise ValueError(str(exc)) from exc
-    spec = {"algo": args.algo, "env": args.env, "env_overrides": _env_overrides(args.env_opt),
-            "config": config_kwargs}
+    spec = {
+        "algo": args.algo,
+        "env": args.env,
+        "env_overrides": _env_overrides(args.env_opt),
+        "config": config_kwargs,
+    }
     return module, spec, hparams
 
 
@@ -146,7 +169,13 @@ def cmd_list(args) -> int:
         width = max(len(i) for i in ids)
         for env_id, desc in ids.items():
             print(f"{env_id:<{width}}  [{spec(env_id).family}] {desc}")
-    _emit(args, {"count": len(ids), "envs": {i: {"family": spec(i).family, "description": d} for i, d in ids.items()}})
+    _emit(
+        args,
+        {
+            "count": len(ids),
+            "envs": {i: {"family": spec(i).family, "description": d} for i, d in ids.items()},
+        },
+    )
     return 0
 
 
@@ -160,25 +189,50 @@ def cmd_train(args) -> int:
     out = Path(args.out) if args.out else _default_out("train", args)
     threshold = args.threshold if args.threshold is not None else THRESHOLDS.get(args.env)
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    res = train_runs(trainer, keys, hparams, spec=spec, out_dir=out, chunk_updates=args.chunk,
-                     checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.no_progress,
-                     threshold=threshold, title=f"{args.algo} on {args.env}")
+    res = train_runs(
+        trainer,
+        keys,
+        hparams,
+        spec=spec,
+        out_dir=out,
+        chunk_updates=args.chunk,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        progress=not args.no_progress,
+        threshold=threshold,
+        title=f"{args.algo} on {args.env}",
+    )
     s = res.summary
     summary = {
-        "env": args.env, "algo": args.algo, "seeds": args.seeds, "total_steps": s["total_steps"],
-        "compile_s": round(s["compile_s"], 3), "train_s": round(s["train_s"], 3),
-        "steps_per_s": s["steps_per_s"], "final_return_mean": s.get("final_return_mean"),
-        "final_return_std": s.get("final_return_std"), "steps_to_threshold": s.get("steps_to_threshold"),
-        "threshold": threshold, "interrupted": res.interrupted, "out_dir": str(out),
-        "learning_curve": str(out / "learning_curve.png"), "checkpoint": str(out / "checkpoints"),
+        "env": args.env,
+        "algo": args.algo,
+        "seeds": args.seeds,
+        "total_steps": s["total_steps"],
+        "compile_s": round(s["compile_s"], 3),
+        "train_s": round(s["train_s"], 3),
+        "steps_per_s": s["steps_per_s"],
+        "final_return_mean": s.get("final_return_mean"),
+        "final_return_std": s.get("final_return_std"),
+        "steps_to_threshold": s.get("steps_to_threshold"),
+        "threshold": threshold,
+        "interrupted": res.interrupted,
+        "out_dir": str(out),
+        "learning_curve": str(out / "learning_curve.png"),
+        "checkpoint": str(out / "checkpoints"),
     }
     text = None
     if not args.json:
-        text = (f"{args.algo} on {args.env}: {args.seeds} seed(s) x {s['total_steps']} steps; compile "
-                f"{s['compile_s']:.1f}s, train {s['train_s']:.1f}s ({_fmt(s['steps_per_s'])} steps/s); final return "
-                f"{_fmt(s.get('final_return_mean'))} ± {_fmt(s.get('final_return_std'))}"
-                + (f"; steps to {threshold:g}: {_fmt(s.get('steps_to_threshold'))}" if threshold is not None else "")
-                + f"\noutputs in {out}/ (metrics.jsonl, learning_curve.png, checkpoints/)")
+        text = (
+            f"{args.algo} on {args.env}: {args.seeds} seed(s) x {s['total_steps']} steps; compile "
+            f"{s['compile_s']:.1f}s, train {s['train_s']:.1f}s ({_fmt(s['steps_per_s'])} steps/s); final return "
+            f"{_fmt(s.get('final_return_mean'))} ± {_fmt(s.get('final_return_std'))}"
+            + (
+                f"; steps to {threshold:g}: {_fmt(s.get('steps_to_threshold'))}"
+                if threshold is not None
+                else ""
+            )
+            + f"\noutputs in {out}/ (metrics.jsonl, learning_curve.png, checkpoints/)"
+        )
     _emit(args, summary, text)
     return 130 if res.interrupted else 0
 
@@ -208,20 +262,44 @@ def cmd_sweep(args) -> int:
         settings = random_search(jax.random.key(args.seed + 1), args.samples, **ranges)
     _, trainer = build(spec)
     out = Path(args.out) if args.out else _default_out("sweep", args)
-    res = sweep(trainer, settings, args.seeds, hparams, jax.random.key(args.seed), out_dir=out, spec=spec,
-                chunk_updates=args.chunk, progress=not args.no_progress, title=f"{args.algo} sweep on {args.env}")
+    res = sweep(
+        trainer,
+        settings,
+        args.seeds,
+        hparams,
+        jax.random.key(args.seed),
+        out_dir=out,
+        spec=spec,
+        chunk_updates=args.chunk,
+        progress=not args.no_progress,
+        title=f"{args.algo} sweep on {args.env}",
+    )
     table = res.table()
     text = None
     if not args.json:
-        lines = [f"{len(settings)} settings x {args.seeds} seeds on {args.env} "
-                 f"(compile {res.summary['compile_s']:.1f}s, train {res.summary['train_s']:.1f}s)"]
+        lines = [
+            f"{len(settings)} settings x {args.seeds} seeds on {args.env} "
+            f"(compile {res.summary['compile_s']:.1f}s, train {res.summary['train_s']:.1f}s)"
+        ]
         for row in table:
             lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         lines.append(f"best: {res.best()}; table {out}/sweep.csv, plot {out}/sweep.png")
         text = "\n".join(lines)
-    _emit(args, {"env": args.env, "algo": args.algo, "seeds": args.seeds, "settings": settings, "table": table,
-                 "best": res.best(), "compile_s": res.summary["compile_s"], "train_s": res.summary["train_s"],
-                 "out_dir": str(out)}, text)
+    _emit(
+        args,
+        {
+            "env": args.env,
+            "algo": args.algo,
+            "seeds": args.seeds,
+            "settings": settings,
+            "table": table,
+            "best": res.best(),
+            "compile_s": res.summary["compile_s"],
+            "train_s": res.summary["train_s"],
+            "out_dir": str(out),
+        },
+        text,
+    )
     return 0
 
 
@@ -238,8 +316,14 @@ def _restore(checkpoint: str):
     module, trainer = build(spec)
     num_runs = int(spec["num_runs"])
     template = jax.eval_shape(jax.vmap(trainer.init), jax.random.split(jax.random.key(0), num_runs))
-    template = jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype) if not jax.dtypes.issubdtype(
-        s.dtype, jax.dtypes.prng_key) else jax.random.split(jax.random.key(0), s.shape[0]), template)
+    template = jax.tree.map(
+        lambda s: (
+            jax.numpy.zeros(s.shape, s.dtype)
+            if not jax.dtypes.issubdtype(s.dtype, jax.dtypes.prng_key)
+            else jax.random.split(jax.random.key(0), s.shape[0])
+        ),
+        template,
+    )
     state, meta = ckpt.restore(template)
     ckpt.close()
     return module, trainer, state, spec, meta
@@ -252,14 +336,29 @@ def cmd_eval(args) -> int:
     module, trainer, state, spec, meta = _restore(args.checkpoint)
     run_state = jax.tree.map(lambda x: x[args.run], state)
     res = jax.jit(lambda s, k: module.evaluate(trainer, s, k, args.episodes, not args.stochastic))(
-        run_state, jax.random.key(args.seed))
+        run_state, jax.random.key(args.seed)
+    )
     ret = np.asarray(res["return"])
-    out = {"env": spec["env"], "algo": spec["algo"], "checkpoint": args.checkpoint, "update": meta["update"],
-           "run": args.run, "episodes": args.episodes, "return_mean": float(ret.mean()), "return_std": float(ret.std()),
-           "length_mean": float(np.asarray(res["length"]).mean()), "greedy": not args.stochastic}
-    _emit(args, out, None if args.json else
-          f"{spec['algo']} on {spec['env']} (update {meta['update']}, run {args.run}): {args.episodes} episodes, "
-          f"return {ret.mean():.2f} ± {ret.std():.2f}")
+    out = {
+        "env": spec["env"],
+        "algo": spec["algo"],
+        "checkpoint": args.checkpoint,
+        "update": meta["update"],
+        "run": args.run,
+        "episodes": args.episodes,
+        "return_mean": float(ret.mean()),
+        "return_std": float(ret.std()),
+        "length_mean": float(np.asarray(res["length"]).mean()),
+        "greedy": not args.stochastic,
+    }
+    _emit(
+        args,
+        out,
+        None
+        if args.json
+        else f"{spec['algo']} on {spec['env']} (update {meta['update']}, run {args.run}): {args.episodes} episodes, "
+        f"return {ret.mean():.2f} ± {ret.std():.2f}",
+    )
     return 0
 
 
@@ -272,18 +371,27 @@ def cmd_render(args) -> int:
     if not getattr(trainer.env, "can_render", False):
         raise ValueError(f"{spec['env']} cannot render frames (no render method)")
     run_state = jax.tree.map(lambda x: x[args.run], state)
-    states, ended = jax.jit(lambda s, k: module.rollout_states(trainer, s, k))(run_state, jax.random.key(args.seed))
+    states, ended = jax.jit(lambda s, k: module.rollout_states(trainer, s, k))(
+        run_state, jax.random.key(args.seed)
+    )
     n = int(np.argmax(np.asarray(ended))) if np.asarray(ended).any() else int(np.asarray(ended).shape[0])
     n = max(1, min(n, args.max_frames))
-    frames = np.asarray(jax.jit(jax.vmap(trainer.env.render, in_axes=(0, None)))(
-        jax.tree.map(lambda x: x[:n], states), trainer.env_params))
+    frames = np.asarray(
+        jax.jit(jax.vmap(trainer.env.render, in_axes=(0, None)))(
+            jax.tree.map(lambda x: x[:n], states), trainer.env_params
+        )
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".mp4":
         imageio.mimsave(out, list(frames), fps=args.fps)
     else:
         imageio.mimsave(out, list(frames), duration=1000 / args.fps, loop=0)
-    _emit(args, {"env": spec["env"], "frames": n, "out": str(out)}, None if args.json else f"wrote {n} frames to {out}")
+    _emit(
+        args,
+        {"env": spec["env"], "frames": n, "out": str(out)},
+        None if args.json else f"wrote {n} frames to {out}",
+    )
     return 0
 
 
@@ -305,11 +413,16 @@ def cmd_bench(args) -> int:
         if name not in available:
             from jaxrl_suite.registry import close_matches
 
-            raise ValueError(f"unknown benchmark {name!r}; available: {available} {close_matches(name, available)}")
+            raise ValueError(
+                f"unknown benchmark {name!r}; available: {available} {close_matches(name, available)}"
+            )
         cmd = [sys.executable, str(exp / f"bench_{name}.py"), "--json", *args.extra]
         proc = subprocess.run(cmd, capture_output=args.json, text=True)
         if proc.returncode != 0:
-            raise SystemExit(f"benchmark {name} failed ({proc.returncode})" + (f": {proc.stderr[-2000:]}" if args.json else ""))
+            raise SystemExit(
+                f"benchmark {name} failed ({proc.returncode})"
+                + (f": {proc.stderr[-2000:]}" if args.json else "")
+            )
         if args.json:
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     _emit(args, {"benchmarks": results or names})
@@ -318,7 +431,18 @@ def cmd_bench(args) -> int:
 
 def cmd_demo(args) -> int:
     """The README's main job: train PPO on CartPole-v1 to solving, summary, plot and checkpoint."""
-    argv = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "1", "--out", args.out, "--total-timesteps", "500000"]
+    argv = [
+        "train",
+        "ppo",
+        "--env",
+        "CartPole-v1",
+        "--seeds",
+        "1",
+        "--out",
+        args.out,
+        "--total-timesteps",
+        "500000",
+    ]
     if args.json:
         argv.append("--json")
     return main(argv)
@@ -347,8 +471,9 @@ def _add_training_options(p: argparse.ArgumentParser, module) -> None:
     p.add_argument("--out", help="output directory (default runs/<kind>-<algo>-<env>-<time>)")
     p.add_argument("--chunk", type=int, default=64, help="updates per compiled chunk between host updates")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_dataclass_options(p, module.Config, "learner configuration (static)",
-                           {"total_timesteps": ["--total-steps"]})
+    _add_dataclass_options(
+        p, module.Config, "learner configuration (static)", {"total_timesteps": ["--total-steps"]}
+    )
     _add_dataclass_options(p, module.Hparams, "hyperparameters (vmappable)")
     _add_common(p)
 

@@ -49,13 +49,14 @@ class Box(gx.Box):
         low = jnp.broadcast_to(jnp.asarray(self.low, jnp.float32), self.shape)
         high = jnp.broadcast_to(jnp.asarray(self.high, jnp.float32), self.shape)
         if jnp.issubdtype(self.dtype, jnp.integer):
-            return jax.random.randint(key, self.shape, low.astype(jnp.int32), high.astype(jnp.int32) + 1).astype(
-                self.dtype
-            )
+            return jax.random.randint(
+                key, self.shape, low.astype(jnp.int32), high.astype(jnp.int32) + 1
+            ).astype(self.dtype)
         k1, k2 = jax.random.split(key)
         bounded = jnp.isfinite(low) & jnp.isfinite(high)
-        uniform = jax.random.uniform(k1, self.shape, minval=jnp.where(bounded, low, 0.0),
-                                     maxval=jnp.where(bounded, high, 1.0))
+        uniform = jax.random.uniform(
+            k1, self.shape, minval=jnp.where(bounded, low, 0.0), maxval=jnp.where(bounded, high, 1.0)
+        )
         normal = jnp.clip(jax.random.normal(k2, self.shape), low, high)
         return jnp.where(bounded, uniform, normal).astype(self.dtype)
 

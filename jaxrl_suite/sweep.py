@@ -69,8 +69,15 @@ class SweepResult:
         rows = []
         for k, setting in enumerate(self.settings):
             f = self.final_return[:, k]
-            rows.append({**setting, "final_return_mean": float(np.nanmean(f)), "final_return_std": float(np.nanstd(f)),
-                         "final_return_min": float(np.nanmin(f)), "final_return_max": float(np.nanmax(f))})
+            rows.append(
+                {
+                    **setting,
+                    "final_return_mean": float(np.nanmean(f)),
+                    "final_return_std": float(np.nanstd(f)),
+                    "final_return_min": float(np.nanmin(f)),
+                    "final_return_max": float(np.nanmax(f)),
+                }
+            )
         return rows
 
     def best(self) -> dict:
@@ -94,7 +101,9 @@ def sweep(
     for s in settings:
         unknown = set(s) - fields
         if unknown:
-            raise ValueError(f"cannot sweep {sorted(unknown)}: not shape-free hyperparameters; choose from {sorted(fields)}")
+            raise ValueError(
+                f"cannot sweep {sorted(unknown)}: not shape-free hyperparameters; choose from {sorted(fields)}"
+            )
     per_setting = [base_hparams.replace(**{k: float(v) for k, v in s.items()}).validate() for s in settings]
     stacked = jax.tree.map(lambda *xs: jnp.asarray(xs, jnp.float32), *per_setting)  # [K]
     num_settings = len(settings)
@@ -117,6 +126,11 @@ def sweep(
             writer.writerows(rows)
         labels = [", ".join(f"{k}={v:.3g}" for k, v in s.items()) for s in settings]
         sweep_summary(labels, final, out_dir / "sweep.png", title=spec.get("title", "sweep"))
-        (out_dir / "sweep.json").write_text(json.dumps({"settings": settings, "table": rows, "best": out.best(),
-                                                        "summary": result.summary}, indent=2, default=str))
+        (out_dir / "sweep.json").write_text(
+            json.dumps(
+                {"settings": settings, "table": rows, "best": out.best(), "summary": result.summary},
+                indent=2,
+                default=str,
+            )
+        )
     return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -21,9 +20,20 @@ NUM_STEPS = 40
 MAX_STEPS = 12  # short episodes so truncation and auto-reset happen inside the rollout
 
 GYMNAX_SUBSET = [
-    "CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
-    "Breakout-MinAtar", "SpaceInvaders-MinAtar", "Catch-bsuite", "DeepSea-bsuite", "MemoryChain-bsuite",
-    "UmbrellaChain-bsuite", "FourRooms-misc", "MetaMaze-misc", "GaussianBandit-misc",
+    "CartPole-v1",
+    "Pendulum-v1",
+    "Acrobot-v1",
+    "MountainCar-v0",
+    "MountainCarContinuous-v0",
+    "Breakout-MinAtar",
+    "SpaceInvaders-MinAtar",
+    "Catch-bsuite",
+    "DeepSea-bsuite",
+    "MemoryChain-bsuite",
+    "UmbrellaChain-bsuite",
+    "FourRooms-misc",
+    "MetaMaze-misc",
+    "GaussianBandit-misc",
 ]
 # Every gymnax id passed this suite once (2026-11-21) except MNISTBandit-bsuite, which downloads MNIST at
 # construction (no network in CI), and three whose declared spaces were wrong (corrected in adapters/gymnax.py).
@@ -60,7 +70,9 @@ def make_rollout(env, params):
             state = carry
             ka, ks = jax.random.split(k)
             action = jax.vmap(act_space.sample)(jax.random.split(ka, NUM_ENVS))
-            obs, state, reward, term, trunc, info = vstep(jax.random.split(ks, NUM_ENVS), state, action, params)
+            obs, state, reward, term, trunc, info = vstep(
+                jax.random.split(ks, NUM_ENVS), state, action, params
+            )
             out = {
                 "obs": obs,
                 "reward": reward,
@@ -96,7 +108,10 @@ def case(request):
 
 
 def _leaves_equal(a, b) -> bool:
-    return all(np.array_equal(x, y, equal_nan=True) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    return all(
+        np.array_equal(x, y, equal_nan=True)
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 def _done_mask(traj):
@@ -151,7 +166,9 @@ def test_truncation_at_time_limit(case):
         length += 1
         assert np.all(length <= MAX_STEPS), "episode ran past max_steps_in_episode"
         trunc = traj["truncated"][t]
-        np.testing.assert_array_equal(trunc, length >= MAX_STEPS, err_msg=f"truncation flag wrong at step {t}")
+        np.testing.assert_array_equal(
+            trunc, length >= MAX_STEPS, err_msg=f"truncation flag wrong at step {t}"
+        )
         length[done[t]] = 0
 
 

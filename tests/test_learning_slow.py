@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.runtime.plots import forward_fill
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,8 @@ def test_pendulum_learns_with_continuous_ppo():
     cfg = PPOConfig(num_envs=16, num_steps=128, total_timesteps=600_000, update_epochs=10, num_minibatches=32)
     hp = PPOHparams(lr=1e-3, gamma=0.9, gae_lambda=0.95, ent_coef=0.0)
     out = jax.jit(jax.vmap(make_train(cfg, env, params), in_axes=(0, None)))(
-        jax.random.split(jax.random.key(0), 2), hp)
+        jax.random.split(jax.random.key(0), 2), hp
+    )
     ret = forward_fill(np.asarray(out.metrics["return"]))
     final = ret[:, -10:].mean(axis=1)
     assert np.all(ret[:, 1] < -700) and np.all(final > -350), (ret[:, 1], final)

@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import jaxrl_suite
 from jaxrl_suite.algos.gae import gae
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+
+import jaxrl_suite
 
 # ---------------------------------------------------------------------------------------------------------
 # GAE
@@ -38,8 +38,14 @@ def test_gae_matches_python_loop_with_terminations_and_truncations():
     truncated = (rng.random((T, N)) < 0.1) & ~terminated
     truncated[5, 0] = terminated[5, 0] = True  # both flags: termination wins the bootstrap
     adv, targets = jax.jit(gae, static_argnames="unroll")(
-        jnp.asarray(rewards), jnp.asarray(values), jnp.asarray(next_values), jnp.asarray(terminated),
-        jnp.asarray(terminated | truncated), 0.97, 0.9)
+        jnp.asarray(rewards),
+        jnp.asarray(values),
+        jnp.asarray(next_values),
+        jnp.asarray(terminated),
+        jnp.asarray(terminated | truncated),
+        0.97,
+        0.9,
+    )
     ref_adv, ref_targets = gae_reference(rewards, values, next_values, terminated, truncated, 0.97, 0.9)
     np.testing.assert_allclose(adv, ref_adv, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(targets, ref_targets, rtol=1e-5, atol=1e-5)
@@ -57,8 +63,9 @@ def test_gae_truncation_bootstraps_and_termination_does_not():
 # ---------------------------------------------------------------------------------------------------------
 # Probe environments: each isolates one part of the learner
 
-PROBE_CFG = dict(num_envs=16, num_steps=8, total_timesteps=16 * 8 * 120, update_epochs=4, num_minibatches=2,
-                 hidden=(32,))
+PROBE_CFG = dict(
+    num_envs=16, num_steps=8, total_timesteps=16 * 8 * 120, update_epochs=4, num_minibatches=2, hidden=(32,)
+)
 PROBE_HP = PPOHparams(lr=3e-3, gamma=0.9, ent_coef=0.0, max_grad_norm=1.0)
 
 
@@ -82,8 +89,9 @@ def test_probe_two_step_value_is_discounted():
 
 def test_probe_continuing_bootstraps_through_truncation():
     env, params = jaxrl_suite.make("Probe-continuing-discrete-v0", max_steps_in_episode=5)
-    trainer = make_train(PPOConfig(**{**PROBE_CFG, "anneal_lr": False, "total_timesteps": 16 * 8 * 250}), env,
-                         params)
+    trainer = make_train(
+        PPOConfig(**{**PROBE_CFG, "anneal_lr": False, "total_timesteps": 16 * 8 * 250}), env, params
+    )
     state = jax.jit(trainer)(jax.random.key(0), PROBE_HP).state
     (v,) = value_of(trainer, state, [[0.0]])
     assert abs(v - 10.0) < 1.0, f"V={v}: truncation must bootstrap (1/(1-0.9) = 10)"

@@ -11,9 +11,9 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.cli import main as cli_main
 from jaxrl_suite.runtime import CheckpointError, train_runs
 from jaxrl_suite.sweep import grid, random_search, sweep
@@ -55,7 +55,9 @@ def test_resume_refuses_a_different_run(trainer, tmp_path):
     keys = jax.random.split(jax.random.key(0), 2)
     train_runs(trainer, keys, PPOHparams(), out_dir=tmp_path, progress=False, spec={"t": "a"})
     with pytest.raises(CheckpointError, match="different run"):
-        train_runs(trainer, keys, PPOHparams(lr=1e-3), out_dir=tmp_path, resume=True, progress=False, spec={"t": "a"})
+        train_runs(
+            trainer, keys, PPOHparams(lr=1e-3), out_dir=tmp_path, resume=True, progress=False, spec={"t": "a"}
+        )
 
 
 def test_corrupted_checkpoint_gives_clear_error(trainer, tmp_path):
@@ -66,14 +68,22 @@ def test_corrupted_checkpoint_gives_clear_error(trainer, tmp_path):
         if f.is_file() and f.stat().st_size > 0 and "metadata" not in f.name:
             f.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupted or does not match"):
-        train_runs(trainer, keys, PPOHparams(), out_dir=tmp_path, resume=True, progress=False, spec={"t": "c"})
+        train_runs(
+            trainer, keys, PPOHparams(), out_dir=tmp_path, resume=True, progress=False, spec={"t": "c"}
+        )
 
 
 def test_sweep_setting_equals_the_same_setting_alone(trainer, tmp_path):
     settings = grid(lr=[1e-3, 2.5e-4])
     key = jax.random.key(5)
-    res = sweep(trainer, settings, seeds=2, base_hparams=PPOHparams(), key=key, out_dir=tmp_path, progress=False)
-    assert res.metrics["return"].shape == (2, 2, TINY.num_updates) and res.axes == ("seed", "setting", "update")
+    res = sweep(
+        trainer, settings, seeds=2, base_hparams=PPOHparams(), key=key, out_dir=tmp_path, progress=False
+    )
+    assert res.metrics["return"].shape == (2, 2, TINY.num_updates) and res.axes == (
+        "seed",
+        "setting",
+        "update",
+    )
     seed_keys = jax.random.split(key, 2)
     alone = train_runs(trainer, seed_keys[1:2], PPOHparams(lr=2.5e-4), progress=False)
     np.testing.assert_allclose(res.metrics["value_loss"][1, 1], alone.metrics["value_loss"][0], rtol=1e-4)
@@ -84,7 +94,9 @@ def test_sweep_setting_equals_the_same_setting_alone(trainer, tmp_path):
 
 
 def test_random_search_respects_ranges():
-    settings = random_search(jax.random.key(0), 50, lr=(1e-5, 1e-2, "log"), clip_eps=(0.1, 0.3), ent_coef=[0.0, 0.01])
+    settings = random_search(
+        jax.random.key(0), 50, lr=(1e-5, 1e-2, "log"), clip_eps=(0.1, 0.3), ent_coef=[0.0, 0.01]
+    )
     lrs = np.array([s["lr"] for s in settings])
     assert lrs.min() >= 1e-5 and lrs.max() <= 1e-2 and lrs.min() < 1e-4 < lrs.max()
     assert {s["ent_coef"] for s in settings} == {0.0, 0.01}
@@ -104,8 +116,9 @@ print(json.dumps({"devices": res.summary["devices"], "return": np.asarray(res.me
 
 def _run_with_devices(n: int) -> dict:
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", MULTI_DEVICE_SCRIPT], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MULTI_DEVICE_SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -127,13 +140,42 @@ def test_cli_list_json_and_typo(capsys):
 
 
 def test_cli_train_eval_roundtrip(tmp_path, capsys):
-    rc = cli_main(["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1536", "--num-steps", "32",
-                   "--num-minibatches", "2", "--update-epochs", "2", "--seeds", "2", "--out", str(tmp_path),
-                   "--no-progress", "--json"])
+    rc = cli_main(
+        [
+            "train",
+            "ppo",
+            "--env",
+            "CartPole-v1",
+            "--total-steps",
+            "1536",
+            "--num-steps",
+            "32",
+            "--num-minibatches",
+            "2",
+            "--update-epochs",
+            "2",
+            "--seeds",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--json",
+        ]
+    )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("env", "algo", "seeds", "total_steps", "compile_s", "train_s", "steps_per_s", "final_return_mean",
-                "final_return_std", "steps_to_threshold"):
+    for key in (
+        "env",
+        "algo",
+        "seeds",
+        "total_steps",
+        "compile_s",
+        "train_s",
+        "steps_per_s",
+        "final_return_mean",
+        "final_return_std",
+        "steps_to_threshold",
+    ):
         assert key in summary
     assert summary["seeds"] == 2 and summary["total_steps"] == 1536
     assert Path(summary["learning_curve"]).exists()

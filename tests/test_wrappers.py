@@ -11,7 +11,7 @@ import pytest
 from flax import struct
 
 import jaxrl_suite
-from jaxrl_suite.env import EnvParams, Environment
+from jaxrl_suite.env import Environment, EnvParams
 from jaxrl_suite.spaces import Box
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import (
@@ -85,8 +85,11 @@ def test_mean_finished_has_no_ambiguous_zero():
     none_done = {"done": jnp.array([False, False]), "return": jnp.zeros(2), "length": jnp.zeros(2, jnp.int32)}
     ret, length, count = mean_finished(none_done)
     assert np.isnan(ret) and np.isnan(length) and count == 0
-    some = {"done": jnp.array([True, False, True]), "return": jnp.array([2.0, 99.0, 4.0]),
-            "length": jnp.array([1, 9, 3])}
+    some = {
+        "done": jnp.array([True, False, True]),
+        "return": jnp.array([2.0, 99.0, 4.0]),
+        "length": jnp.array([1, 9, 3]),
+    }
     ret, length, count = mean_finished(some)
     assert float(ret) == 3.0 and float(length) == 2.0 and count == 2
 
@@ -157,12 +160,12 @@ def test_normalize_observation_standardises_a_rollout():
     def body(carry, key):
         state = carry
         a = jax.random.uniform(key, (16, 1), minval=-2, maxval=2)
-        obs, state, *_ , info = venv.step(key, state, a, params)
+        obs, state, *_, info = venv.step(key, state, a, params)
         return state, (obs, info["final_observation"])
 
-    state, (all_obs, finals) = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.key(1), 300)))(
-        state
-    )
+    state, (all_obs, finals) = jax.jit(
+        lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.key(1), 300))
+    )(state)
     late = np.asarray(all_obs[100:]).reshape(-1, 3)
     assert np.all(np.abs(late.mean(0)) < 0.3) and np.all(np.abs(late.std(0) - 1.0) < 0.3)
     assert np.all(np.abs(np.asarray(finals)) <= 10.0)
@@ -179,7 +182,9 @@ def test_pooled_reset_hands_out_distinct_fresh_episodes():
     env = EchoEnv(length=1)  # every env finishes on every step
     venv = VecEnv(env, num_envs=6, reset_mode="pooled", pool_size=2)
     obs, state = venv.reset(jax.random.key(0), env.default_params)
-    obs, state, _, term, _, info = jax.jit(venv.step)(jax.random.key(1), state, jnp.zeros((6, 1)), env.default_params)
+    obs, state, _, term, _, info = jax.jit(venv.step)(
+        jax.random.key(1), state, jnp.zeros((6, 1)), env.default_params
+    )
     assert bool(term.all())
     starts = np.asarray(state.start)
     assert starts[0] != starts[1]  # the first pool_size finished envs get distinct episodes

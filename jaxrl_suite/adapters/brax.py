@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_suite.env import EnvParams, Environment
+from jaxrl_suite.env import Environment, EnvParams
 from jaxrl_suite.spaces import Box
 
 BRAX_ENVS = {

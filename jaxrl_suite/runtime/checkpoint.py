@@ -49,7 +49,8 @@ def _decode(tree: Any, template: Any) -> Any:
 
 def _abstract(template: Any) -> Any:
     encoded = jax.tree.map(
-        lambda t: jax.ShapeDtypeStruct((1,), t.dtype) if t.size == 0 else jax.eval_shape(_encode_leaf, t), template
+        lambda t: jax.ShapeDtypeStruct((1,), t.dtype) if t.size == 0 else jax.eval_shape(_encode_leaf, t),
+        template,
     )
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), encoded)
 
@@ -59,8 +60,9 @@ class Checkpointer:
 
     def __init__(self, directory: str | Path, max_to_keep: int = 3):
         self.directory = Path(directory).absolute()
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=False,
-                                               create=True)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True
+        )
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
 
     def latest_step(self) -> int | None:
@@ -72,8 +74,10 @@ class Checkpointer:
             return
         self._manager.save(
             int(step),
-            args=ocp.args.Composite(state=ocp.args.StandardSave(_encode(state)),
-                                    meta=ocp.args.JsonSave(json.loads(json.dumps(meta, default=_json_default)))),
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_encode(state)),
+                meta=ocp.args.JsonSave(json.loads(json.dumps(meta, default=_json_default))),
+            ),
             force=True,
         )
         self._manager.wait_until_finished()
@@ -83,7 +87,9 @@ class Checkpointer:
         try:
             restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
         except Exception as exc:  # orbax raises many types for damaged files
-            raise CheckpointError(f"cannot read checkpoint metadata in {self.directory} (step {step}): {exc}") from exc
+            raise CheckpointError(
+                f"cannot read checkpoint metadata in {self.directory} (step {step}): {exc}"
+            ) from exc
         return dict(restored["meta"])
 
     def restore(self, template: Any, step: int | None = None) -> tuple[Any, dict]:
@@ -92,8 +98,9 @@ class Checkpointer:
         try:
             restored = self._manager.restore(
                 step,
-                args=ocp.args.Composite(state=ocp.args.StandardRestore(_abstract(template)),
-                                        meta=ocp.args.JsonRestore()),
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(_abstract(template)), meta=ocp.args.JsonRestore()
+                ),
             )
         except Exception as exc:
             raise CheckpointError(

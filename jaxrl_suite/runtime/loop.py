@@ -155,6 +155,7 @@ def train_runs(
         if key not in cache:
             t = time.perf_counter()
             if num_runs == 1:  # vmap over one run makes batched dots that XLA:CPU runs ~15% slower
+
                 def one(s, h):
                     out = trainer.run(*jax.tree.map(lambda x: x[0], (s, h)), n)
                     return jax.tree.map(lambda x: x[None], out)
@@ -171,8 +172,16 @@ def train_runs(
     train_s = 0.0
     done_updates = start_update
     interrupted = False
-    bar = tqdm(total=total * cfg.batch_size, initial=start_update * cfg.batch_size, unit="step", unit_scale=True,
-               disable=not progress, file=sys.stderr, dynamic_ncols=True, desc=title or "train")
+    bar = tqdm(
+        total=total * cfg.batch_size,
+        initial=start_update * cfg.batch_size,
+        unit="step",
+        unit_scale=True,
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        desc=title or "train",
+    )
     recent = np.nan
     chunk_index = 0
     try:
@@ -192,17 +201,25 @@ def train_runs(
             ret = forward_fill(np.concatenate([c["return"] for c in chunks[-4:]], axis=1))[:, -1]
             recent = float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan
             bar.update(n * cfg.batch_size)
-            bar.set_postfix(ret=f"{recent:.3g}", sps=f"{done_updates * cfg.batch_size * num_runs / max(train_s, 1e-9):.3g}")
+            bar.set_postfix(
+                ret=f"{recent:.3g}",
+                sps=f"{done_updates * cfg.batch_size * num_runs / max(train_s, 1e-9):.3g}",
+            )
             if ckpt is not None and (chunk_index % checkpoint_every == 0 or done_updates == total):
-                ckpt.save(done_updates, state, {"update": done_updates, "fingerprint": fingerprint, "spec": spec})
+                ckpt.save(
+                    done_updates, state, {"update": done_updates, "fingerprint": fingerprint, "spec": spec}
+                )
             if stop_after_chunks is not None and chunk_index >= stop_after_chunks and done_updates < total:
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
         interrupted = True
         if ckpt is not None:
             ckpt.save(done_updates, state, {"update": done_updates, "fingerprint": fingerprint, "spec": spec})
-            print(f"\ninterrupted at update {done_updates}/{total}; checkpoint saved in {ckpt.directory}; "
-                  "rerun with --resume to continue", file=sys.stderr)
+            print(
+                f"\ninterrupted at update {done_updates}/{total}; checkpoint saved in {ckpt.directory}; "
+                "rerun with --resume to continue",
+                file=sys.stderr,
+            )
     finally:
         bar.close()
         if writer is not None:
@@ -229,6 +246,8 @@ def train_runs(
         summary.update(summarize(metrics, threshold))
     if out_dir is not None:
         if metrics:
-            learning_curve(metrics["steps"][0], metrics["return"], out_dir / "learning_curve.png", title, threshold)
+            learning_curve(
+                metrics["steps"][0], metrics["return"], out_dir / "learning_curve.png", title, threshold
+            )
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return RunResult(state, metrics, summary, out_dir, interrupted)

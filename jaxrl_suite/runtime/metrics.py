@@ -24,7 +24,11 @@ class MetricsWriter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.out_dir / "metrics.jsonl"
         if resume_from_update > 0 and self.path.exists():
-            kept = [ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["update"] < resume_from_update]
+            kept = [
+                ln
+                for ln in self.path.read_text().splitlines()
+                if ln and json.loads(ln)["update"] < resume_from_update
+            ]
             self.path.write_text("".join(k + "\n" for k in kept))
         elif self.path.exists():
             self.path.unlink()
@@ -60,8 +64,10 @@ def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
     out = {}
     for name in names:
         vals = [r[name] for r in rows]
-        arr = np.array([[np.nan if x is None else x for x in (v if isinstance(v, list) else [v])] for v in vals],
-                       dtype=np.float64)
+        arr = np.array(
+            [[np.nan if x is None else x for x in (v if isinstance(v, list) else [v])] for v in vals],
+            dtype=np.float64,
+        )
         out[name] = arr.T
     return out
 

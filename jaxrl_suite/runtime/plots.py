@@ -22,15 +22,18 @@ def forward_fill(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def learning_curve(steps: np.ndarray, returns: np.ndarray, path: str | Path, title: str = "",
-                   threshold: float | None = None) -> Path:
+def learning_curve(
+    steps: np.ndarray, returns: np.ndarray, path: str | Path, title: str = "", threshold: float | None = None
+) -> Path:
     """``returns[runs, updates]`` against ``steps[updates]``: mean line and min-max band."""
     r = forward_fill(returns)
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
     mean = np.nanmean(r, axis=0) if np.isfinite(r).any() else r[0]
     if r.shape[0] > 1:
-        ax.fill_between(steps, np.nanmin(r, axis=0), np.nanmax(r, axis=0), alpha=0.25, label=f"{r.shape[0]} runs: range")
+        ax.fill_between(
+            steps, np.nanmin(r, axis=0), np.nanmax(r, axis=0), alpha=0.25, label=f"{r.shape[0]} runs: range"
+        )
     ax.plot(steps, mean, label="mean return")
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")

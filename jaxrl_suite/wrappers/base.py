@@ -75,4 +75,3 @@ class StatefulWrapper(Wrapper):
             inner = getattr(self.env, name)
             return lambda state, params: inner(state.env_state, params)
         return super().__getattr__(name)
-

@@ -54,7 +54,9 @@ class GymnasiumEnv(gymnasium.Env):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         self._key, key = jax.random.split(self._key)
-        obs, self._state, reward, terminated, truncated, info = self._step(key, self._state, action, self._params)
+        obs, self._state, reward, terminated, truncated, info = self._step(
+            key, self._state, action, self._params
+        )
         return _np(obs), float(reward), bool(terminated), bool(truncated), _np(info)
 
     def render(self):
@@ -92,7 +94,9 @@ class GymnasiumVectorEnv(gymnasium.vector.VectorEnv):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         self._key, key = jax.random.split(self._key)
-        obs, self._state, reward, terminated, truncated, info = self._step(key, self._state, actions, self._params)
+        obs, self._state, reward, terminated, truncated, info = self._step(
+            key, self._state, actions, self._params
+        )
         info = _np(info)
         done = np.logical_or(terminated, truncated)
         info["final_obs"] = info.pop("final_observation")

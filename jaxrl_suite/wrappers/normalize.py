@@ -24,7 +24,9 @@ class RunningMeanStd:
 
     @classmethod
     def zeros(cls, shape: tuple[int, ...]) -> RunningMeanStd:
-        return cls(jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32), jnp.asarray(1e-4, jnp.float32))
+        return cls(
+            jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32), jnp.asarray(1e-4, jnp.float32)
+        )
 
     def update(self, batch: jax.Array) -> RunningMeanStd:
         """Merge a batch (leading axis) into the running moments."""
@@ -75,7 +77,16 @@ class NormalizeObservation:
         return self.normalize(obs, rms), NormalizeObsState(env_state, rms)
 
     def step(self, key: jax.Array, state: NormalizeObsState, action: Any, params: Any = None):
-        obs, env_state, reward, terminated, truncated, info = self.venv.step(key, state.env_state, action, params)
+        obs, env_state, reward, terminated, truncated, info = self.venv.step(
+            key, state.env_state, action, params
+        )
         rms = state.obs_rms.update(obs) if self.update else state.obs_rms
         info = {**info, "final_observation": self.normalize(info["final_observation"], rms)}
-        return self.normalize(obs, rms), NormalizeObsState(env_state, rms), reward, terminated, truncated, info
+        return (
+            self.normalize(obs, rms),
+            NormalizeObsState(env_state, rms),
+            reward,
+            terminated,
+            truncated,
+            info,
+        )
