@@ -159,3 +159,22 @@ def test_action_type_mismatches_raise():
         make_train(PPOConfig(asymmetric_critic=True), cartpole, p)
     with pytest.raises(ValueError, match="unknown environment id 'CartPol-v1'.*CartPole-v1"):
         jaxrl_suite.make("CartPol-v1")
+
+
+def test_probe_with_shared_torso_and_normalisation():
+    """Shared torso, observation and reward normalisation and reward scaling still learn the probe."""
+    env, params = jaxrl_suite.make("Probe-obs_action-discrete-v0")
+    cfg = PPOConfig(
+        **{
+            **PROBE_CFG,
+            "anneal_lr": False,
+            "shared_torso": True,
+            "normalize_obs": True,
+            "normalize_reward": True,
+        }
+    )
+    trainer = make_train(cfg, env, params)
+    state = jax.jit(trainer)(jax.random.key(0), PROBE_HP.replace(reward_scale=5.0)).state
+    action = np.asarray(trainer.act(state, jnp.array([[1.0], [-1.0]]), jax.random.key(0), greedy=True))
+    np.testing.assert_array_equal(action, [1, 0])
+    assert float(state.ret_rms.count) > 1000 and abs(float(state.obs_rms.mean[0])) < 0.2
