@@ -1,0 +1,241 @@
+"""Command-line front end of drift meta-training: presets, argparse options, and one ``run(args)`` call.
+
+``experiments/meta_train_lpo.py`` is a thin wrapper around this module; a ``jaxrl-suite meta-train``
+subcommand can call ``add_arguments(parser)`` and ``run(args)`` the same way. Presets:
+
+* ``cartpole`` (CPU, default): the recipe that beat PPO on a 2-core CPU (../shared/specs/evolved.md §5.4c):
+  8 envs x 128 steps, 4 epochs x 4 minibatches, inner lr 5e-3 (clipping binds), 2e4 steps per run,
+  hidden 16, population 32 x 4 fixed seeds, sigma 0.03, Adam 0.02.
+* ``minatar`` (accelerators): learn-rl-algorithms' ``lpo_bb`` scale (§3): Breakout, SpaceInvaders, Asterix
+  and Freeway (gymnax MinAtar), 64 envs x 128 steps, 1e7 steps per run, population 64, sigma 0.03,
+  lr 0.03, both decaying 0.99 per generation, fitness normalised per environment by PPO's return.
+* ``brax`` (accelerators): LPO's Ant settings (§1): 2048 envs x 5 steps, 32 minibatches x 4 epochs,
+  gamma 0.97, lr 3e-4, entropy 1e-2, reward scale 10, 3e7 steps per run, population 32 x 1 seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
+from jaxrl_suite.algos.meta import CRN_MODES, ESConfig, MetaConfig
+
+PRESETS: dict[str, dict] = {
+    "cartpole": {
+        "envs": ("CartPole-v1",),
+        "generations": 20,
+        "es": ESConfig(population=32, sigma=0.03, lr=0.02),
+        "meta": dict(hidden=16, seeds=4, eval_seeds=16, crn="fixed"),
+        "inner": DriftConfig(
+            num_envs=8,
+            num_steps=128,
+            total_timesteps=20_480,
+            update_epochs=4,
+            num_minibatches=4,
+            anneal_lr=False,
+        ),
+        "inner_hparams": DriftHparams(lr=5e-3),
+    },
+    "minatar": {
+        "envs": ("Breakout-MinAtar", "SpaceInvaders-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar"),
+        "generations": 800,
+        "es": ESConfig(
+            population=64,
+            sigma=0.03,
+            sigma_decay=0.99,
+            sigma_limit=0.01,
+            lr=0.03,
+            lr_decay=0.99,
+            lr_limit=0.001,
+        ),
+        "meta": dict(hidden=128, seeds=1, eval_seeds=8, crn="generation"),
+        "inner": DriftConfig(
+            num_envs=64,
+            num_steps=128,
+            total_timesteps=10_000_000,
+            update_epochs=4,
+            num_minibatches=8,
+            hidden=(256, 256),
+            activation="relu",
+        ),
+        "inner_hparams": DriftHparams(lr=5e-4),
+    },
+    "brax": {
+        "envs": ("brax/ant",),
+        "generations": 1025,
+        "es": ESConfig(
+            population=32,
+            sigma=0.04,
+            sigma_decay=0.999,
+            sigma_limit=0.01,
+            lr=0.01,
+            lr_decay=0.999,
+            lr_limit=0.001,
+        ),
+        "meta": dict(hidden=128, seeds=1, eval_seeds=4, crn="generation"),
+        "inner": DriftConfig(
+            num_envs=2048,
+            num_steps=5,
+            total_timesteps=30_000_000,
+            update_epochs=4,
+            num_minibatches=32,
+            hidden=(32, 32, 32, 32),
+            activation="silu",
+            normalize_obs=True,
+            anneal_lr=False,
+        ),
+        "inner_hparams": DriftHparams(lr=3e-4, gamma=0.97, ent_coef=1e-2, reward_scale=10.0),
+    },
+}
+
+INNER_FLAGS = {
+    "total_steps": "total_timesteps",
+    "num_envs": "num_envs",
+    "num_steps": "num_steps",
+    "epochs": "update_epochs",
+    "minibatches": "num_minibatches",
+}
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``meta-train``; any option left unset keeps the preset's value."""
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="cartpole")
+    ap.add_argument(
+        "--env",
+        action="append",
+        dest="envs",
+        metavar="ID",
+        help="inner environment (repeat for several; fitness is then normalised per env)",
+    )
+    ap.add_argument("--drift", choices=("lpo", "ta_lpo"), default="lpo")
+    ap.add_argument("--hidden", type=int, help="drift network width")
+    ap.add_argument(
+        "--base",
+        choices=("ppo", "dpo", "none"),
+        default="ppo",
+        help="closed-form drift the network adds to (ppo = LPO's PPO-init)",
+    )
+    ap.add_argument("--population", type=int)
+    ap.add_argument("--seeds", type=int, help="inner runs per population member")
+    ap.add_argument("--eval-seeds", type=int, help="held-out seeds for the ES mean and the baselines")
+    ap.add_argument("--generations", type=int)
+    ap.add_argument("--sigma", type=float)
+    ap.add_argument("--sigma-decay", type=float)
+    ap.add_argument("--lr", type=float, help="ES (Adam) learning rate")
+    ap.add_argument("--lr-decay", type=float)
+    ap.add_argument("--crn", choices=CRN_MODES, help="common random numbers across the population")
+    ap.add_argument("--fitness-tail", type=float, help="fraction of final inner updates scored (default 0.1)")
+    ap.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--inner-lr", type=float, help="inner PPO learning rate")
+    for flag in INNER_FLAGS:
+        ap.add_argument(f"--{flag.replace('_', '-')}", type=int, dest=flag, help="inner run setting")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="output folder (default runs/meta-<drift>-<stamp>)")
+    ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    ap.add_argument(
+        "--eval-every", type=int, default=5, help="evaluate the ES mean every N generations (0: never)"
+    )
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    return ap
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[MetaConfig, int]:
+    """The ``MetaConfig`` and generation count the options describe (validated, nothing compiled)."""
+    preset = PRESETS[args.preset]
+    es_kw = {
+        k: v
+        for k, v in {
+            "population": args.population,
+            "sigma": args.sigma,
+            "sigma_decay": args.sigma_decay,
+            "lr": args.lr,
+            "lr_decay": args.lr_decay,
+        }.items()
+        if v is not None
+    }
+    inner_kw = {dst: getattr(args, src) for src, dst in INNER_FLAGS.items() if getattr(args, src) is not None}
+    meta_kw = dict(preset["meta"])
+    meta_kw.update(
+        {
+            k: v
+            for k, v in {
+                "hidden": args.hidden,
+                "seeds": args.seeds,
+                "eval_seeds": args.eval_seeds,
+                "crn": args.crn,
+                "fitness_tail": args.fitness_tail,
+                "normalize": args.normalize,
+            }.items()
+            if v is not None
+        }
+    )
+    hp = preset["inner_hparams"]
+    if args.inner_lr is not None:
+        hp = hp.replace(lr=args.inner_lr)
+    try:
+        config = MetaConfig(
+            envs=tuple(args.envs or preset["envs"]),
+            drift=args.drift,
+            base=args.base,
+            es=dataclasses.replace(preset["es"], **es_kw),
+            inner=dataclasses.replace(preset["inner"], **inner_kw),
+            inner_hparams=hp,
+            **meta_kw,
+        )
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
+    generations = preset["generations"] if args.generations is None else args.generations
+    if generations < 1:
+        raise ValueError(f"--generations must be >= 1, got {generations}")
+    return config.validate(), generations
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Meta-train as the options say; returns the summary (with the learned weights and the history)."""
+    import jax
+    from jaxrl_suite.algos.meta import DriftMeta, meta_train
+
+    config, generations = config_from_args(args)
+    out = (
+        Path(args.out) if args.out else Path("runs") / f"meta-{config.drift}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    meta = DriftMeta(config)
+    res = meta_train(
+        meta,
+        jax.random.key(args.seed),
+        generations,
+        out_dir=out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        eval_every=args.eval_every,
+        spec={"preset": args.preset, "seed": args.seed},
+    )
+    summary = {
+        **res.summary,
+        "preset": args.preset,
+        "seed": args.seed,
+        "out_dir": str(out),
+        "meta_config": config.to_json(),
+        "drift_params": {k: v.tolist() for k, v in res.drift_params.items()},
+        "base": config.base,
+        "history": res.history,
+    }
+    return summary
+
+
+def print_human(s: dict) -> None:
+    print(
+        f"{s['drift']} on {', '.join(s['envs'])}: {s['generations_done']}/{s['generations']} generations, "
+        f"population {s['population']} x {s['seeds']} seeds; {s['gen_s_mean'] or float('nan'):.1f} s/generation "
+        f"({s['generations_per_hour'] or float('nan'):.0f}/hour), compile {s['compile_s']:.1f} s"
+    )
+    for env_id, methods in (s.get("final_eval") or {}).items():
+        row = ", ".join(
+            f"{m} {v['mean']:.1f} ± {v['ci95']:.1f}" for m, v in methods.items() if v["mean"] is not None
+        )
+        print(f"  {env_id} (held-out seeds, mean ± 95% CI): {row}")
+    print(f"outputs in {s['out_dir']}/ (drift.json, meta_metrics.jsonl, fitness.png, checkpoints/)")

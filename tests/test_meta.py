@@ -1,0 +1,289 @@
+"""Meta-training: the ES maximises (sign), one generation is deterministic, exact resume, CRN seeds, sharding,
+a trained drift keeps the constraints, and (slow) DPO >= PPO - 2 SE on CartPole over 8 seeds.
+
+One tiny ``DriftMeta`` (4 members x 1 seed, 6 inner updates) is compiled once for the whole module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxrl_suite.algos import drift as dr
+from jaxrl_suite.algos import meta_cli
+from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
+from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, MetaConfig, ci95, meta_train
+
+import jaxrl_suite
+from jaxrl_suite.runtime import CheckpointError
+
+TINY_INNER = DriftConfig(
+    num_envs=4,
+    num_steps=32,
+    total_timesteps=4 * 32 * 6,
+    update_epochs=2,
+    num_minibatches=2,
+    hidden=(16,),
+    anneal_lr=False,
+)
+TINY = MetaConfig(
+    drift="ta_lpo",
+    hidden=4,
+    seeds=1,
+    eval_seeds=2,
+    fitness_tail=0.5,
+    es=ESConfig(population=4),
+    inner=TINY_INNER,
+    inner_hparams=DriftHparams(lr=5e-3),
+)
+
+
+def leaves_equal(a, b) -> bool:
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return all(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True) for x, y in pairs)
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return DriftMeta(TINY)
+
+
+@pytest.fixture(scope="module")
+def initial(meta):
+    return meta.init(jax.random.key(0))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The evolution strategy alone
+
+
+def test_es_maximises_a_quadratic_and_samples_antithetic_pairs():
+    target = jnp.array([1.5, -2.0, 0.5, 3.0, -1.0])
+    evo = Evolution(ESConfig(population=16, sigma=0.1, lr=0.1), jnp.zeros(5))
+    state = evo.init(jax.random.key(0), jnp.zeros(5))
+    fit = lambda pop, k: (-jnp.sum((pop - target) ** 2, axis=-1), None)  # noqa: E731  (maximised)
+    step = jax.jit(lambda s, k: evo.step(s, k, fit))
+    dist0 = float(jnp.linalg.norm(evo.mean(state) - target))
+    for g in range(150):
+        state, fitness, _, _ = step(state, jax.random.key(g))
+    dist = float(jnp.linalg.norm(evo.mean(state) - target))
+    assert dist < 0.1 * dist0, f"ES did not climb the quadratic: distance {dist0:.2f} -> {dist:.2f}"
+
+
+def test_es_pairs_are_exactly_antithetic():
+    evo = Evolution(ESConfig(population=6, sigma=0.2), {"a": jnp.zeros(3), "b": jnp.zeros(())})
+    mean = {"a": jnp.array([1.0, 2.0, 3.0]), "b": jnp.array(-1.0)}
+    state = evo.init(jax.random.key(1), mean)
+    pop, _ = evo.es.ask(jax.random.key(2), state, evo.params)
+    for name in ("a", "b"):
+        np.testing.assert_allclose(
+            pop[name][:3] + pop[name][3:], 2 * np.broadcast_to(mean[name], pop[name][:3].shape), rtol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(es=ESConfig(population=5)), "even number"),
+        (dict(crn="sometimes"), "unknown crn mode"),
+        (dict(envs=("CartPol-v1",)), "unknown environment id"),
+        (dict(drift="dpo"), "learns a network drift"),
+        (dict(base="trpo"), "unknown base drift"),
+        (dict(fitness_tail=0.0), "fitness_tail"),
+        (dict(es=ESConfig(sigma_decay=1.5)), "sigma_decay"),
+    ],
+)
+def test_bad_meta_configs_raise_before_compiling(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DriftMeta(dataclasses.replace(TINY, **kwargs))
+
+
+def test_cli_options_build_the_config_and_reject_bad_values():
+    ap = meta_cli.add_arguments(__import__("argparse").ArgumentParser())
+    cfg, gens = meta_cli.config_from_args(
+        ap.parse_args(
+            [
+                "--drift",
+                "ta_lpo",
+                "--population",
+                "8",
+                "--total-steps",
+                "4096",
+                "--generations",
+                "3",
+                "--env",
+                "Acrobot-v1",
+            ]
+        )
+    )
+    assert (cfg.drift, cfg.es.population, cfg.inner.total_timesteps, gens, cfg.envs) == (
+        "ta_lpo",
+        8,
+        4096,
+        3,
+        ("Acrobot-v1",),
+    )
+    assert cfg.inner_config.drift == "ta_lpo" and cfg.inner_config.drift_hidden == 16
+    with pytest.raises(ValueError, match="even number"):
+        meta_cli.config_from_args(ap.parse_args(["--population", "7"]))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generations on a tiny inner task
+
+
+def test_one_generation_is_deterministic_under_its_key(meta, initial):
+    a, row_a = meta.step(initial, jax.random.key(7))
+    b, row_b = meta.step(initial, jax.random.key(7))
+    c, _ = meta.step(initial, jax.random.key(8))
+    assert leaves_equal(a, b) and row_a["fitness_mean"] == row_b["fitness_mean"]
+    assert int(a.generation) == 1 and row_a["nan_members"] == 0 and row_a["fitness_mean"] > 0
+    assert not np.allclose(a.es.mean, initial.es.mean), "tell did not move the mean"
+    assert not np.allclose(a.es.mean, c.es.mean), "a different key must give a different generation"
+
+
+def with_crn(meta: DriftMeta, mode: str) -> DriftMeta:
+    """The same (already built) problem under another common-random-numbers mode, without rebuilding."""
+    copy = object.__new__(DriftMeta)
+    copy.__dict__.update(meta.__dict__, config=dataclasses.replace(meta.config, crn=mode))
+    return copy
+
+
+def test_crn_modes_share_seeds_as_documented(meta):
+    base = jax.random.key(3)
+    data = lambda k: np.asarray(jax.random.key_data(k)).reshape(-1, 2)  # noqa: E731  one row per inner run
+    expected = {"fixed": (True, True), "generation": (True, False), "off": (False, False)}
+    for mode, (shared_by_members, same_next_generation) in expected.items():
+        m = with_crn(meta, mode)
+        g0, g1 = data(m.train_keys(jax.random.key(10), base)), data(m.train_keys(jax.random.key(11), base))
+        assert (g0 == g0[:1]).all() == shared_by_members, mode
+        assert np.array_equal(g0, g1) == same_next_generation, mode
+    held_out = data(meta.eval_keys(base))
+    train = data(with_crn(meta, "fixed").train_keys(jax.random.key(10), base))
+    assert not (held_out[:, None] == train[None]).all(-1).any(), (
+        "held-out seeds must differ from training seeds"
+    )
+
+
+def test_ppo_is_a_zero_network_and_methods_share_one_program(meta):
+    keys = meta.eval_keys(jax.random.key(1))
+    zero = dr.init_params(jax.random.key(5), TINY.hidden, temporal=True)  # random w_in, zero w_out
+    out = meta.evaluate(
+        {
+            "ppo": meta.method_hparams("ppo"),
+            "zero-net": meta.method_hparams("learned", zero),
+            "dpo": meta.method_hparams("dpo"),
+        },
+        keys,
+    )
+    np.testing.assert_array_equal(out["ppo"]["return"], out["zero-net"]["return"])
+    np.testing.assert_array_equal(out["ppo"]["final"], out["zero-net"]["final"])
+    np.testing.assert_array_equal(out["ppo"]["policy_loss"], out["zero-net"]["policy_loss"])
+    assert not np.array_equal(out["ppo"]["policy_loss"], out["dpo"]["policy_loss"]), "DPO is another learner"
+    assert out["ppo"]["return"].shape == (1, 2, TINY_INNER.num_updates)
+
+
+def test_resume_equals_uninterrupted_and_refuses_another_run(meta, tmp_path):
+    key = jax.random.key(2)
+    whole = meta_train(meta, key, 2, out_dir=tmp_path / "a", progress=False, final_eval=False)
+    part = meta_train(meta, key, 2, out_dir=tmp_path / "b", progress=False, stop_after=1, final_eval=False)
+    assert part.interrupted and int(part.state.generation) == 1
+    resumed = meta_train(meta, key, 2, out_dir=tmp_path / "b", resume=True, progress=False, final_eval=False)
+    assert int(resumed.state.generation) == 2 and not resumed.interrupted
+    assert leaves_equal(whole.state, resumed.state)
+    assert [r["fitness_mean"] for r in whole.history] == [r["fitness_mean"] for r in resumed.history]
+    saved = json.loads((tmp_path / "b" / "drift.json").read_text())
+    np.testing.assert_allclose(saved["drift_params"]["w_out"], resumed.drift_params["w_out"], rtol=1e-6)
+    other = DriftMeta(dataclasses.replace(TINY, hidden=5))
+    with pytest.raises(CheckpointError, match="different meta-training run"):
+        meta_train(other, key, 2, out_dir=tmp_path / "b", resume=True, progress=False)
+
+
+def test_trained_drift_keeps_the_constraints(meta, initial):
+    state, _ = meta.step(initial, jax.random.key(4))
+    state, _ = meta.step(state, jax.random.key(5))
+    trained = meta.mean_params(state)
+    assert np.abs(trained["w_out"]).max() > 0, "after two generations the mean should have left zero"
+    stretched = {"w_in": trained["w_in"], "w_out": trained["w_out"] * 1e3}  # exaggerate what was learned
+    r, a = (
+        jnp.asarray(x, jnp.float32) for x in np.meshgrid(np.linspace(0.2, 3, 301), np.linspace(-3, 3, 61))
+    )
+    for params in (trained, stretched):
+        for progress in (0.0, 0.5, 1.0):
+            fn = lambda r_, a_, p=params, n=progress: dr.drift_value(  # noqa: E731
+                "ta_lpo", r_, a_, meta.hparams, jnp.float32(n), p
+            )
+            assert float(jnp.min(fn(r, a))) >= 0.0
+            ones, adv = jnp.ones(61), jnp.linspace(-3.0, 3.0, 61)
+            np.testing.assert_array_equal(np.asarray(fn(ones, adv)), 0.0)
+            np.testing.assert_array_equal(np.asarray(jax.vmap(jax.grad(fn))(ones, adv)), 0.0)
+
+
+def test_ci95_matches_student_t():
+    x = np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, np.nan, 2.0]])
+    mean, half = ci95(x)
+    np.testing.assert_allclose(mean, [2.5, 2.0])
+    np.testing.assert_allclose(half, [3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2, 0.0], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sharding the population over devices
+
+SHARDED_SCRIPT = """
+import dataclasses, json, jax, numpy as np
+from tests.test_meta import TINY
+from jaxrl_suite.algos.meta import DriftMeta
+meta = DriftMeta(TINY)
+state = meta.init(jax.random.key(0))
+state, row = meta.step(state, jax.random.key(7))
+population = jax.tree.map(lambda x: np.stack([x] * 4), meta.mean_params(state))
+out = meta.runs(meta.member_hparams(population), meta.train_keys(jax.random.key(1), jax.random.key(0)))
+print(json.dumps({"devices": len(out["final"].sharding.device_set), "mean": np.asarray(state.es.mean).tolist(),
+                  "fitness": row["fitness_mean"]}))
+"""
+
+
+def test_population_sharded_over_four_devices_equals_one_device(meta, initial):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-c", SHARDED_SCRIPT], env=env, cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    four = json.loads(proc.stdout.strip().splitlines()[-1])
+    one, row = meta.step(initial, jax.random.key(7))
+    assert four["devices"] == 4 and len(jax.devices()) == 1
+    np.testing.assert_allclose(four["mean"], np.asarray(one.es.mean), rtol=1e-5, atol=1e-7)
+    assert four["fitness"] == pytest.approx(row["fitness_mean"], rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Slow: DPO vs PPO on CartPole (../shared/specs/evolved.md §5.2: a tie is the expectation)
+
+
+@pytest.mark.slow
+def test_dpo_at_least_ppo_minus_two_standard_errors_on_cartpole():
+    from jaxrl_suite.algos import drift_ppo, ppo
+
+    from jaxrl_suite.runtime.plots import forward_fill
+
+    env, params = jaxrl_suite.make("CartPole-v1")
+    common = dict(num_envs=8, num_steps=128, total_timesteps=100_000, update_epochs=4, num_minibatches=4)
+    keys = jax.random.split(jax.random.key(0), 8)
+    finals = {}
+    for name, trainer, hp in [
+        ("ppo", ppo.make_train(ppo.PPOConfig(**common), env, params), ppo.PPOHparams()),
+        ("dpo", drift_ppo.make_train(DriftConfig(drift="dpo", **common), env, params), DriftHparams()),
+    ]:
+        ret = jax.jit(jax.vmap(trainer, in_axes=(0, None)))(keys, hp).metrics["return"]
+        finals[name] = forward_fill(np.asarray(ret))[:, -5:].mean(axis=1)
+    se = np.sqrt(sum(np.var(f, ddof=1) / len(f) for f in finals.values()))
+    assert finals["dpo"].mean() >= finals["ppo"].mean() - 2 * se, {k: v.mean() for k, v in finals.items()}
+    assert finals["ppo"].mean() > 150, "PPO should learn CartPole in 1e5 steps"
