@@ -58,12 +58,51 @@ def mission_vector(env_id: str, mission: str) -> list[int]:
         ),
         ("Pickup", rf"pick up the ({COLOR_WORDS}) ({TYPE_WORDS})", lambda m: [col(m[1]), typ(m[2])]),
     ]
+    if "UnlockPickup" in env_id and "Blocked" not in env_id:  # MissionSpace has only the colour
+        m = re.match(rf"pick up the ({COLOR_WORDS}) box", mission)
+        return [col(m[1])]
     for name, pat, fn in pats:
         if name in env_id or (name == "Pickup" and ("KeyCorridor" in env_id or "UnlockPickup" in env_id)):
             m = re.match(pat, mission)
             assert m, (env_id, mission)
             return fn(m)
     return []
+
+
+def _find(mg, obj) -> tuple[int, int]:
+    """Grid position of a MiniGrid object (by identity)."""
+    for j in range(mg.height):
+        for i in range(mg.width):
+            if mg.grid.get(i, j) is obj:
+                return i, j
+    raise AssertionError("object not on the grid")
+
+
+def _type_color(obj) -> list[int]:
+    return [OBJECT_TO_IDX[obj.type], COLOR_TO_IDX[obj.color]]
+
+
+def extra_fields(env_id: str, mg) -> dict:
+    """Env-specific state fields of our env, read off MiniGrid's attributes."""
+    u = mg
+    as_i32 = lambda v: jnp.asarray(np.asarray(v, np.int32))  # noqa: E731
+    if "GoToDoor" in env_id or "GoToObject" in env_id:
+        return {"target": as_i32(u.target_pos)}
+    if "Fetch" in env_id:
+        return {"target": as_i32([OBJECT_TO_IDX[u.targetType], COLOR_TO_IDX[u.targetColor]])}
+    if "PutNear" in env_id:
+        return {"target": as_i32([OBJECT_TO_IDX[u.move_type], COLOR_TO_IDX[u.moveColor], *u.target_pos])}
+    if "RedBlueDoors" in env_id:
+        return {"target": as_i32([*_find(u, u.red_door), *_find(u, u.blue_door)])}
+    if env_id == "MiniGrid-Unlock-v0":
+        return {"target": as_i32(u.door.cur_pos)}
+    if "UnlockPickup" in env_id or "KeyCorridor" in env_id or "ObstructedMaze" in env_id:
+        return {"target": as_i32(_type_color(u.obj))}
+    if "Memory" in env_id:
+        return {"target": as_i32([*u.success_pos, *u.failure_pos])}
+    if "Dynamic-Obstacles" in env_id:
+        return {"obstacles": as_i32([o.cur_pos for o in u.obstacles]).reshape(-1, 2)}
+    return {}
 
 
 def to_state(env, mg, env_id: str, extra: dict | None = None):
@@ -191,7 +230,8 @@ def replay(stepper: Stepper, mg, seed: int, num_steps: int, extra_fn=None, scrip
     """
     env, params = stepper.env, params if params is not None else stepper.params
     rng = np.random.default_rng(seed)
-    state = to_state(env, mg, stepper.env_id, extra_fn(mg) if extra_fn else None)
+    extra = extra_fn(mg) if extra_fn else extra_fields(stepper.env_id, mg)
+    state = to_state(env, mg, stepper.env_id, extra)
     theirs = mg.gen_obs()
     assert_same_obs(stepper.obs(state, params), theirs, f"{stepper.env_id} seed {seed} reset")
     targets = object_cells(mg)
@@ -263,3 +303,34 @@ class ArrayLevelEnv:
         if carrying is not None:
             env.carrying = decode_object(carrying[0], carrying[1], 0)
         return env
+
+
+def obstacle_hook(stepper: Stepper, params=None):
+    """For DynamicObstacles: make MiniGrid's random obstacle moves those our step draws with the same key.
+
+    Before each MiniGrid step we run our step, then replace MiniGrid's ``place_obj`` so the i-th obstacle goes
+    where ours went (or stays, as when MiniGrid's tries all fail), checking the move is one MiniGrid allows:
+    inside the 3x3 window, onto an empty cell, not onto the agent.
+    """
+    p = params if params is not None else stepper.params
+
+    def hook(mg, state, key, action):
+        _, nxt, _, _, _ = stepper.step(key, state, action, p)
+        targets = [tuple(int(v) for v in xy) for xy in np.asarray(nxt.obstacles)]
+        calls = iter(range(len(targets)))
+
+        def place_obj(obj, top=None, size=None, reject_fn=None, max_tries=None):
+            i = next(calls)
+            old = tuple(int(v) for v in obj.cur_pos)
+            new = targets[i]
+            if new == old:
+                raise RecursionError("rejection sampling failed in place_obj")  # MiniGrid keeps the ball
+            assert max(abs(new[0] - old[0]), abs(new[1] - old[1])) <= 1, (old, new)
+            assert mg.grid.get(*new) is None and new != tuple(int(v) for v in mg.agent_pos), new
+            mg.grid.set(new[0], new[1], obj)
+            obj.init_pos = obj.cur_pos = new
+            return new
+
+        mg.place_obj = place_obj
+
+    return hook

@@ -19,7 +19,7 @@ from jaxrl_suite.envs.grid.base import GridEnv
 class FixedLevel(GridEnv):
     """A level-less GridEnv: states come from the test (MiniGrid's core rules, boxes enabled)."""
 
-    uses_boxes = True
+    box_contents = True
 
     def generate(self, key, params):  # pragma: no cover - never reset in these tests
         raise AssertionError("FixedLevel has no generator")

@@ -38,12 +38,14 @@ class GridEnv(Environment):
 
     #: MiniGrid's ``see_through_walls`` for this family (Empty, DistShift, ... set it True).
     see_through_walls_default: bool = False
-    #: Whether boxes (which may hold objects) can occur: enables box-contents bookkeeping in the step.
-    uses_boxes: bool = False
+    #: Whether boxes may hold objects (ObstructedMaze): enables box-contents bookkeeping in the step.
+    box_contents: bool = False
     #: Mission placeholders (0 for a fixed mission) and their inclusive upper bounds.
     mission_high: tuple[int, ...] = ()
     #: Size of the action space (MiniGrid's Discrete(7); DynamicObstacles restricts it to 3).
     num_actions: int = C.NUM_ACTIONS
+    #: State class (GridState, or a subclass with the family's extra fields).
+    state_cls: type = GridState
 
     def __init__(
         self,
@@ -82,7 +84,7 @@ class GridEnv(Environment):
 
     def transition(self, key: jax.Array, state: GridState, action: jax.Array, params: GridParams):
         """One MiniGrid step without the observation: ``(state, reward, terminated)``."""
-        state, ev = core_step(state, action, self.uses_boxes)
+        state, ev = core_step(state, action, self.box_contents)
         reward = jnp.where(ev.reached_goal, success_reward(state.time, params.max_steps_in_episode), 0.0)
         return state, reward, ev.reached_goal | ev.reached_lava
 
@@ -91,14 +93,14 @@ class GridEnv(Environment):
     def default_params(self) -> GridParams:
         return GridParams(max_steps_in_episode=self.max_steps)
 
-    def new_state(self, grid, agent_pos, agent_dir, mission=None, contents=None, cls=GridState, **extra):
+    def new_state(self, grid, agent_pos, agent_dir, mission=None, contents=None, **extra):
         """A level's initial state from its grid and agent pose."""
         h, w = self.height, self.width
         if contents is None:
             contents = jnp.broadcast_to(jnp.array(C.NOTHING, jnp.uint8), (h, w, 2))
         if mission is None:
             mission = jnp.zeros((len(self.mission_high),), jnp.int32)
-        return cls(
+        return self.state_cls(
             time=jnp.zeros((), jnp.int32),
             grid=jnp.asarray(grid, jnp.uint8),
             contents=jnp.asarray(contents, jnp.uint8),

@@ -44,7 +44,11 @@ def get_cell(grid: jax.Array, pos: jax.Array) -> jax.Array:
 
 
 def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[GridState, Events]:
-    """``MiniGridEnv.step`` minus reward/termination/observation; ``boxes`` (static) enables box contents."""
+    """``MiniGridEnv.step`` minus reward/termination/observation.
+
+    ``boxes`` (static) enables box-contents bookkeeping; without it boxes are taken to be empty (true in every
+    family but ObstructedMaze), saving the contents reads and writes.
+    """
     action = jnp.asarray(action, jnp.int32)
     h, w = state.grid.shape[:2]
     pos, d = state.agent_pos, state.agent_dir
@@ -83,11 +87,12 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
     new_cell = jnp.where(door_toggled, jnp.stack([ctype, ccol, new_door_state]), new_cell)
     nothing = jnp.array(C.NOTHING, u8)
     carrying = jnp.where(picked, cell[:2], jnp.where(dropped, nothing, state.carrying))
+    # Toggling a box replaces it by its contents (or nothing).
+    box_opened = toggle & (ctype == C.BOX)
     contents, carrying_contents = state.contents, state.carrying_contents
+    inside = state.contents[fy, fx] if boxes else nothing
+    new_cell = jnp.where(box_opened, jnp.concatenate([inside, jnp.zeros((1,), u8)]), new_cell)
     if boxes:
-        inside = state.contents[fy, fx]
-        box_opened = toggle & (ctype == C.BOX)  # a box is replaced by its contents (or nothing)
-        new_cell = jnp.where(box_opened, jnp.concatenate([inside, jnp.zeros((1,), u8)]), new_cell)
         carrying_contents = jnp.where(picked, inside, jnp.where(dropped, nothing, carrying_contents))
         new_inside = jnp.where(dropped, state.carrying_contents, jnp.where(picked | box_opened, nothing, inside))
         contents = contents.at[fy, fx].set(new_inside)

@@ -1,0 +1,129 @@
+"""KeyCorridor (``MiniGrid-KeyCorridorS*R*``): a corridor of rooms; the ball sits behind a locked door whose
+key is in another room; 30 * room_size^2 steps.
+
+MiniGrid then calls ``connect_all``: it adds unlocked doors of random colours between random neighbouring
+rooms (never the locked one) until every room is reachable from the agent's. Each accepted draw is uniform over
+the walls still allowed, so we draw from that set directly, one door per iteration of a fixed-length
+``fori_loop`` that stops adding once everything is connected.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import layout as L
+from jaxrl_suite.envs.grid import roomgrid as RG
+from jaxrl_suite.envs.grid.base import GridEnv, check_int
+from jaxrl_suite.envs.grid.dynamics import core_step, success_reward
+from jaxrl_suite.envs.grid.state import TargetState
+
+
+class KeyCorridor(GridEnv):
+    """MiniGrid's ``KeyCorridorEnv`` (3 columns of ``num_rows`` rooms). Mission: (ball colour, ball type)."""
+
+    state_cls = TargetState
+
+    mission_high = (5, 10)
+
+    def __init__(
+        self,
+        num_rows: int = 3,
+        room_size: int = 6,
+        max_steps: int | None = None,
+        agent_view_size: int = 7,
+        see_through_walls: bool | None = None,
+        fully_observable: bool = False,
+        tile_size: int = 32,
+        highlight: bool = True,
+    ):
+        self.rows = check_int("num_rows", num_rows, 1)
+        self.room_size = check_int("room_size", room_size, 3)
+        self.layout = lay = RG.RoomLayout(self.room_size, self.rows, 3)
+        super().__init__(lay.width, lay.height, max_steps or 30 * self.room_size**2, agent_view_size,
+                         see_through_walls, fully_observable, tile_size, highlight)
+        # Edge list over rooms r = j * 3 + i: horizontal edges (i, j)-(i+1, j), then vertical (i, j)-(i, j+1).
+        edges = [(j * 3 + i, j * 3 + i + 1) for j in range(self.rows) for i in range(2)]
+        edges += [(j * 3 + i, (j + 1) * 3 + i) for j in range(self.rows - 1) for i in range(3)]
+        self._edges = np.asarray(edges, np.int32)
+        walls = lay.walls.copy()
+        for j in range(1, self.rows):  # the corridor: remove_wall(1, j, 3)
+            walls = np.asarray(RG.remove_wall(walls, lay, 1, j, 3))
+        self._walls = walls
+
+    def generate(self, key, params):
+        lay, rows = self.layout, self.rows
+        n_edges = len(self._edges)
+        rng = L.Rand(key, 3 * n_edges + 8)
+        h_pos, v_pos = lay.door_positions(rng)
+        edge_pos = jnp.concatenate([h_pos.reshape(-1, 2), v_pos.reshape(-1, 2)])
+        grid = jnp.asarray(self._walls)
+        agent0 = jnp.asarray(lay.default_agent)
+        # edge states: corridor openings, the locked door
+        n_h = rows * 2
+        opening = np.zeros(n_edges, bool)
+        for j in range(1, rows):
+            opening[n_h + (j - 1) * 3 + 1] = True
+        room_idx = rng.int(0, rows)
+        locked_edge = room_idx * 2 + 1  # h edge (1, room_idx)-(2, room_idx)
+        color = rng.int(0, 6)
+        grid = L.put(grid, edge_pos[locked_edge], L.cell_of(C.DOOR, color, C.LOCKED))
+        ball_color = rng.int(0, 6)
+        ball = RG.place_in_room(rng, grid, lay, 2, room_idx, agent0)
+        grid = L.put(grid, ball, L.cell_of(C.BALL, ball_color))
+        key_room = rng.int(0, rows)
+        grid = L.put(grid, RG.place_in_room(rng, grid, lay, 0, key_room, agent0), L.cell_of(C.KEY, color))
+        pos, d = RG.place_agent_in_room(rng, grid, lay, 1, rows // 2)
+        grid = self.connect_all(rng, grid, edge_pos, opening, locked_edge, room_idx)
+        mission = jnp.stack([ball_color, jnp.int32(C.BALL)])
+        target = jnp.stack([jnp.int32(C.BALL), ball_color])
+        return self.new_state(grid, pos, d, mission=mission, target=target)
+
+    def connect_all(self, rng: L.Rand, grid, edge_pos, opening, locked_edge, locked_room_j):
+        """MiniGrid's ``connect_all`` from the agent's room (1, rows // 2)."""
+        edges = jnp.asarray(self._edges)
+        n_rooms, n_edges = 3 * self.rows, len(self._edges)
+        locked_room = locked_room_j * 3 + 2
+        is_locked = jnp.arange(n_edges) == locked_edge
+        linked = jnp.asarray(opening) | is_locked  # doors (locked too) and openings connect rooms
+        allowed = ~linked & (edges[:, 0] != locked_room) & (edges[:, 1] != locked_room)
+        start = jnp.zeros(n_rooms, bool).at[(self.rows // 2) * 3 + 1].set(True)
+        words, u = rng.words(n_edges), rng.uniforms(n_edges)
+
+        inc0 = jax.nn.one_hot(edges[:, 0], n_rooms, dtype=jnp.float32)  # [edges, rooms]
+        inc1 = jax.nn.one_hot(edges[:, 1], n_rooms, dtype=jnp.float32)
+
+        def reach(linked):
+            w = linked.astype(jnp.float32)[:, None]
+            adj = (inc0 * w).T @ inc1
+            adj = (adj + adj.T) > 0
+            r = start
+            for _ in range(n_rooms - 1):
+                r = r | jnp.any(adj & r[None, :], axis=1)
+            return r
+
+        def add(k, carry):
+            linked, allowed, colors = carry
+            todo = ~jnp.all(reach(linked))
+            e = L.masked_choice(words[k], allowed)
+            new = todo & allowed[e]
+            linked = linked.at[e].set(linked[e] | new)
+            allowed = allowed.at[e].set(allowed[e] & ~new)
+            colors = colors.at[e].set(jnp.where(new, L.scale_int(u[k], 0, 6), colors[e]))
+            return linked, allowed, colors
+
+        colors = jnp.full(n_edges, -1, jnp.int32)
+        _, _, colors = jax.lax.fori_loop(0, n_edges, add, (linked, allowed, colors))
+        X, Y = L.coords(self.layout.height, self.layout.width)
+        for e in range(n_edges):
+            at = (X == edge_pos[e, 0]) & (Y == edge_pos[e, 1]) & (colors[e] >= 0)
+            grid = L.put_where(grid, at, L.cell_of(C.DOOR, jnp.maximum(colors[e], 0), C.CLOSED))
+        return grid
+
+    def transition(self, key, state, action, params):
+        state, _ = core_step(state, action, False)
+        win = (action == C.PICKUP) & jnp.all(state.carrying == state.target.astype(jnp.uint8))
+        reward = jnp.where(win, success_reward(state.time, params.max_steps_in_episode), 0.0)
+        return state, reward, win

@@ -1,0 +1,159 @@
+"""MultiRoom (``MiniGrid-MultiRoom-*``): a chain of rooms joined by closed doors; reach the goal in the last
+room; 20 * max_num_rooms steps.
+
+MiniGrid grows a chain room by room (``_placeRoom``): each next room gets up to 8 tries (random exit wall and
+door on the current room, random size, random offset), accepted if inside the grid and clear of every earlier
+room but the current one; the chain stops at the first room whose 8 tries all fail. Whole chains are redrawn
+until one has ``num_rooms`` rooms, so a level is a chain conditioned on reaching full length.
+
+In fixed shapes: a ``lax.scan`` over room slots grows ``chains`` chains at once, with the 8 tries of a step
+drawn in parallel and the first valid one taken (the same law as trying them in turn); a ``lax.while_loop``
+redraws the batch of chains until at least one is complete and keeps the first complete one, which is exactly
+MiniGrid's first complete chain. With 32 chains per round the loop almost always runs once (N6, MiniGrid's
+hardest: 4.7 chains per level on average, so a round fails with probability about 5e-4).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import layout as L
+from jaxrl_suite.envs.grid.base import GridEnv, check_int
+
+TRIES = 8
+MIN_SIZE = 4
+# sorted({0, 1, 2, 3} - {entry wall}): the three exit walls MiniGrid may pick, per entry wall
+_EXITS = np.array([[w for w in range(4) if w != e] for e in range(4)], np.int32)
+
+
+class MultiRoom(GridEnv):
+    """MiniGrid's ``MultiRoomEnv`` on its default 25x25 grid (cells outside rooms stay empty)."""
+
+    def __init__(
+        self,
+        min_num_rooms: int = 6,
+        max_num_rooms: int = 6,
+        max_room_size: int = 10,
+        size: int = 25,
+        chains: int = 32,
+        max_steps: int | None = None,
+        agent_view_size: int = 7,
+        see_through_walls: bool | None = None,
+        fully_observable: bool = False,
+        tile_size: int = 32,
+        highlight: bool = True,
+    ):
+        self.min_rooms = check_int("min_num_rooms", min_num_rooms, 1)
+        self.max_rooms = check_int("max_num_rooms", max_num_rooms, self.min_rooms)
+        self.max_room_size = check_int("max_room_size", max_room_size, MIN_SIZE)
+        self.size = check_int("size", size, MIN_SIZE + 2)
+        self.chains = check_int("chains", chains, 1)
+        super().__init__(self.size, self.size, max_steps or 20 * self.max_rooms, agent_view_size,
+                         see_through_walls, fully_observable, tile_size, highlight)
+
+    # ------------------------------------------------------------------ the chain of rooms
+    def _draw_chains(self, seed, salt, num_rooms):
+        """``chains`` independent chains: (tops int32[M, R, 2], sizes int32[M, R, 2], doors int32[M, R, 2],
+        count int32[M]) with R = max_num_rooms; doors[k] is room k's entry door (k >= 1)."""
+        m, r, w, h, mx = self.chains, self.max_rooms, self.size, self.size, self.max_room_size
+        u0 = L.to_uniform(L.hash_words(seed, (m, 4), 2 * salt))
+        u = L.to_uniform(L.hash_words(seed, (r, m, TRIES, 5), 2 * salt + 1))
+        ex, ey = L.scale_int(u0[:, 0], 0, w - 2), L.scale_int(u0[:, 1], 0, w - 2)
+        sx, sy = L.scale_int(u0[:, 2], MIN_SIZE, mx + 1), L.scale_int(u0[:, 3], MIN_SIZE, mx + 1)
+        first_ok = (ex + sx <= w) & (ey + sy < h)
+        tops = jnp.zeros((m, r, 2), jnp.int32).at[:, 0].set(jnp.stack([ex, ey], -1))
+        sizes = jnp.zeros((m, r, 2), jnp.int32).at[:, 0].set(jnp.stack([sx, sy], -1))
+        doors = jnp.zeros((m, r, 2), jnp.int32)
+        slot = jnp.arange(r)
+
+        def grow(carry, xs):
+            tops, sizes, doors, count, entry_wall, alive = carry
+            k, uk = xs  # placing room k (k >= 1); uk: [M, TRIES, 5]
+            prev_top = tops[jnp.arange(m), count - 1][:, None, :]  # [M, 1, 2]
+            prev_size = sizes[jnp.arange(m), count - 1][:, None, :]
+            exit_wall = jnp.asarray(_EXITS)[entry_wall[:, None], L.scale_int(uk[..., 0], 0, 3)]  # [M, T]
+            along = lambda n: L.scale_int(uk[..., 1], 1, n - 1)  # noqa: E731  exit door offset
+            px, py = prev_top[..., 0], prev_top[..., 1]
+            psx, psy = prev_size[..., 0], prev_size[..., 1]
+            door_x = jnp.select([exit_wall == 0, exit_wall == 2], [px + psx - 1, px], px + along(psx))
+            door_y = jnp.select([exit_wall == 1, exit_wall == 3], [py + psy - 1, py], py + along(psy))
+            nsx = L.scale_int(uk[..., 2], MIN_SIZE, mx + 1)
+            nsy = L.scale_int(uk[..., 3], MIN_SIZE, mx + 1)
+            nxt = (exit_wall + 2) % 4  # the new room's entry wall
+            off_y = L.scale_int(uk[..., 4], door_y - nsy + 2, door_y)
+            off_x = L.scale_int(uk[..., 4], door_x - nsx + 2, door_x)
+            top_x = jnp.select([nxt == 0, nxt == 2], [door_x - nsx + 1, door_x], off_x)
+            top_y = jnp.select([nxt == 1, nxt == 3], [door_y - nsy + 1, door_y], off_y)
+            ok = (top_x >= 0) & (top_y >= 0) & (top_x + nsx <= w) & (top_y + nsy < h)
+            # clear of rooms 0 .. count - 2 (every placed room but the current one)
+            ox, oy = tops[:, None, :, 0], tops[:, None, :, 1]  # [M, 1, R]
+            osx, osy = sizes[:, None, :, 0], sizes[:, None, :, 1]
+            apart = ((top_x[..., None] + nsx[..., None] < ox) | (ox + osx <= top_x[..., None])
+                     | (top_y[..., None] + nsy[..., None] < oy) | (oy + osy <= top_y[..., None]))
+            earlier = slot[None, None, :] < (count - 1)[:, None, None]
+            ok = ok & jnp.all(apart | ~earlier, axis=-1)
+            pick = jnp.argmax(ok, axis=1)  # first valid try
+            placed = alive & jnp.any(ok, axis=1) & (k < num_rooms)
+            sel = lambda a: a[jnp.arange(m), pick]  # noqa: E731
+            new_top = jnp.stack([sel(top_x), sel(top_y)], -1)
+            new_size = jnp.stack([sel(nsx), sel(nsy)], -1)
+            new_door = jnp.stack([sel(door_x), sel(door_y)], -1)
+            at = (slot[None, :] == k) & placed[:, None]
+            tops = jnp.where(at[..., None], new_top[:, None, :], tops)
+            sizes = jnp.where(at[..., None], new_size[:, None, :], sizes)
+            doors = jnp.where(at[..., None], new_door[:, None, :], doors)
+            entry_wall = jnp.where(placed, sel(nxt), entry_wall)
+            return (tops, sizes, doors, count + placed, entry_wall, placed), None
+
+        init = (tops, sizes, doors, first_ok.astype(jnp.int32), jnp.full((m,), 2, jnp.int32), first_ok)
+        (tops, sizes, doors, count, _, _), _ = jax.lax.scan(grow, init, (jnp.arange(1, r), u[1:]))
+        return tops, sizes, doors, count
+
+    def rooms(self, seed, num_rooms):
+        """MiniGrid's first complete chain: (tops, sizes, entry doors), each int32[R, 2]."""
+        r = self.max_rooms
+
+        def draw(carry):
+            it = carry[0]
+            tops, sizes, doors, count = self._draw_chains(seed, it, num_rooms)
+            full = count == num_rooms
+            i = jnp.argmax(full)
+            return it + 1, jnp.any(full), tops[i], sizes[i], doors[i]
+
+        empty = jnp.zeros((r, 2), jnp.int32)
+        out = jax.lax.while_loop(lambda c: ~c[1], draw, (jnp.int32(0), jnp.asarray(False), empty, empty, empty))
+        return out[2], out[3], out[4]
+
+    # ------------------------------------------------------------------ the level
+    def generate(self, key, params):
+        s, r = self.size, self.max_rooms
+        rng = L.Rand(key, 6 + r)
+        num_rooms = rng.int(self.min_rooms, self.max_rooms + 1)
+        tops, sizes, doors = self.rooms(rng.words(1)[0], num_rooms)
+        X, Y = L.coords(s, s)
+        live = jnp.arange(r) < num_rooms
+        x0, y0 = tops[:, 0, None, None], tops[:, 1, None, None]
+        x1, y1 = x0 + sizes[:, 0, None, None] - 1, y0 + sizes[:, 1, None, None] - 1
+        inside = (X >= x0) & (X <= x1) & (Y >= y0) & (Y <= y1)
+        border = inside & ((X == x0) | (X == x1) | (Y == y0) | (Y == y1)) & live[:, None, None]
+        # No room's walls cover another room's door (later rooms only share the wall they attach to, and
+        # doors are never on corners), so all walls then all doors equals MiniGrid's room-by-room drawing.
+        grid = L.put_where(jnp.asarray(L.empty_grid(s, s)), jnp.any(border, axis=0), C.CELL_WALL)
+        # door colours: uniform, then each uniform over the colours other than the previous door's
+        steps = L.scale_int(rng.uniforms(r), 1, 6).at[0].set(0)
+        first = L.scale_int(rng.uniform(), 0, 6)
+        colors = (first + L.prefix_count(steps)) % 6
+        at_door = (X == doors[:, 0, None, None]) & (Y == doors[:, 1, None, None]) & live[:, None, None]
+        at_door = at_door & (jnp.arange(r) > 0)[:, None, None]
+        color = jnp.sum(jnp.where(at_door, colors[:, None, None], 0), axis=0)
+        doors_cells = jnp.stack([jnp.full_like(color, C.DOOR), color, jnp.full_like(color, C.CLOSED)], -1)
+        grid = jnp.where(jnp.any(at_door, axis=0)[..., None], doors_cells.astype(jnp.uint8), grid)
+        last = num_rooms - 1
+        first_room = inside[0]
+        last_room = jnp.any(inside & (jnp.arange(r) == last)[:, None, None], axis=0)
+        pos, d = L.place_agent_pose(rng, grid, first_room)
+        grid = L.put(grid, L.place(rng, grid, last_room, pos), C.CELL_GOAL)
+        return self.new_state(grid, pos, d)

@@ -1,0 +1,115 @@
+"""MiniGrid's ``RoomGrid`` (rows x cols of square rooms sharing walls) as fixed-shape arrays.
+
+The wall layout is static; each wall between two rooms gets a random door position at reset (as
+``RoomGrid._gen_grid`` draws them). Doors between rooms are "edges": ``h[j, i]`` joins room (i, j) to (i + 1, j)
+and ``v[j, i]`` joins (i, j) to (i, j + 1). Object and agent placement reproduce ``place_in_room`` (uniform
+empty cell of the room, not next to the agent's position at that time) and ``RoomGrid.place_agent`` (uniform
+over (cell, direction) pairs whose front cell is empty or a wall).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import layout as L
+
+# edge kinds
+NO_EDGE, OPENING, DOOR_EDGE = 0, 1, 2
+
+
+class RoomLayout:
+    """Static geometry of a RoomGrid: rooms of ``room_size`` (walls included) in ``rows`` x ``cols``."""
+
+    def __init__(self, room_size: int, rows: int, cols: int):
+        self.s, self.rows, self.cols = room_size, rows, cols
+        self.width = (room_size - 1) * cols + 1
+        self.height = (room_size - 1) * rows + 1
+        grid = L.empty_grid(self.height, self.width)
+        for j in range(rows):
+            for i in range(cols):
+                L.np_wall_rect(grid, i * (room_size - 1), j * (room_size - 1), room_size, room_size)
+        self.walls = grid
+        # RoomGrid._gen_grid leaves the agent at the middle room's centre until place_agent is called
+        self.default_agent = np.array(
+            [(cols // 2) * (room_size - 1) + room_size // 2, (rows // 2) * (room_size - 1) + room_size // 2],
+            np.int32,
+        )
+
+    def top(self, i: int, j: int) -> tuple[int, int]:
+        return i * (self.s - 1), j * (self.s - 1)
+
+    def room_mask(self, i, j) -> jax.Array:
+        """bool[H, W] of room (i, j)'s rectangle, walls included (``room.top``, ``room.size``); i, j may be traced."""
+        x0, y0 = i * (self.s - 1), j * (self.s - 1)
+        return L.rect_mask(self.height, self.width, x0, y0, x0 + self.s, y0 + self.s)
+
+    def door_positions(self, rng: L.Rand) -> tuple[jax.Array, jax.Array]:
+        """Random door cells (h: int32[rows, cols-1, 2], v: int32[rows-1, cols, 2]), as RoomGrid draws them."""
+        s = self.s
+        h = np.zeros((self.rows, max(self.cols - 1, 0), 2), np.int32)
+        v = np.zeros((max(self.rows - 1, 0), self.cols, 2), np.int32)
+        hy = rng.uniforms(h.shape[0] * h.shape[1]).reshape(h.shape[:2]) if h.size else None
+        vx = rng.uniforms(v.shape[0] * v.shape[1]).reshape(v.shape[:2]) if v.size else None
+        hj, hi = np.mgrid[0 : h.shape[0], 0 : h.shape[1]]
+        vj, vi = np.mgrid[0 : v.shape[0], 0 : v.shape[1]]
+        h_pos = jnp.zeros(h.shape, jnp.int32)
+        v_pos = jnp.zeros(v.shape, jnp.int32)
+        if h.size:
+            y = hj * (s - 1) + L.scale_int(hy, 1, s - 1)
+            h_pos = jnp.stack([jnp.asarray((hi + 1) * (s - 1)), y], -1).astype(jnp.int32)
+        if v.size:
+            x = vi * (s - 1) + L.scale_int(vx, 1, s - 1)
+            v_pos = jnp.stack([x, jnp.asarray((vj + 1) * (s - 1))], -1).astype(jnp.int32)
+        return h_pos, v_pos
+
+    def door_pos(self, h_pos, v_pos, i: int, j: int, k: int) -> jax.Array:
+        """Position of room (i, j)'s door on side k (0 right, 1 down, 2 left, 3 up)."""
+        if k == 0:
+            return h_pos[j, i]
+        if k == 1:
+            return v_pos[j, i]
+        if k == 2:
+            return h_pos[j, i - 1]
+        return v_pos[j - 1, i]
+
+    def neighbour(self, i: int, j: int, k: int) -> tuple[int, int] | None:
+        di, dj = C.DIR_TO_VEC[k]
+        ni, nj = i + int(di), j + int(dj)
+        if 0 <= ni < self.cols and 0 <= nj < self.rows:
+            return ni, nj
+        return None
+
+
+def place_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j, agent_pos) -> jax.Array:
+    """``RoomGrid.place_in_room``: uniform empty cell of room (i, j) at Manhattan distance >= 2 from the agent."""
+    X, Y = L.coords(layout.height, layout.width)
+    far = (jnp.abs(X - agent_pos[0]) + jnp.abs(Y - agent_pos[1])) >= 2
+    return L.place(rng, grid, layout.room_mask(i, j) & far)
+
+
+def place_agent_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j) -> tuple[jax.Array, jax.Array]:
+    """``RoomGrid.place_agent``: uniform (cell, direction) in room (i, j) with an empty-or-wall front cell."""
+    free = layout.room_mask(i, j) & L.free_mask(grid)
+    front = L.front_types(grid)
+    ok = free[..., None] & ((front == C.EMPTY) | (front == C.WALL))
+    idx = rng.choice(ok)  # flat over [H, W, 4]
+    return L.flat_to_xy(idx // 4, layout.width), idx % 4
+
+
+def remove_wall(grid, layout: RoomLayout, i: int, j: int, k: int):
+    """``RoomGrid.remove_wall``: clear the wall on side k of room (i, j), corners kept."""
+    x0, y0 = layout.top(i, j)
+    s = layout.s
+    g = np.zeros(grid.shape[:2], bool)
+    if k == 0:
+        g[y0 + 1 : y0 + s - 1, x0 + s - 1] = True
+    elif k == 1:
+        g[y0 + s - 1, x0 + 1 : x0 + s - 1] = True
+    elif k == 2:
+        g[y0 + 1 : y0 + s - 1, x0] = True
+    else:
+        g[y0, x0 + 1 : x0 + s - 1] = True
+    return L.put_where(grid, jnp.asarray(g), C.CELL_EMPTY)
