@@ -132,7 +132,12 @@ def test_unbatched_jit_matches_vmapped_row(case):
     keys = jax.random.split(jax.random.split(case["key"])[0], NUM_ENVS)
     obs, state = jax.jit(env.reset)(keys[1], params)
     obs0_batched = jax.tree.map(lambda x: x[1], case["out"][0])
-    assert _leaves_equal(jax.device_get(obs), obs0_batched)
+    # vmapped and unbatched programs may fuse float math differently: equal up to rounding, integers exactly
+    for a, b in zip(jax.tree.leaves(jax.device_get(obs)), jax.tree.leaves(obs0_batched), strict=True):
+        if np.issubdtype(a.dtype, np.floating):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(a, b)
     action = env.action_space(params).sample(jax.random.key(3))
     out = jax.jit(env.step)(jax.random.key(4), state, action, params)
     assert len(out) == 6 and isinstance(out[5], dict)
