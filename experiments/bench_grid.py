@@ -211,17 +211,33 @@ def main() -> dict:
                     fn = rollout_navix(nid, n, args.steps)
                 compile_s, run_s = _time(fn, 0, args.reps)
                 sps = n * args.steps / run_s
-                rows.append({"impl": impl, "env": env_id, "num_envs": n, "steps_per_s": sps,
-                             "compile_s": compile_s, "run_s": run_s})
-                log(f"{env_id:28s} {impl:12s} N={n:<5d} {sps / 1e6:9.3f} M steps/s  compile {compile_s:5.2f} s")
+                rows.append(
+                    {
+                        "impl": impl,
+                        "env": env_id,
+                        "num_envs": n,
+                        "steps_per_s": sps,
+                        "compile_s": compile_s,
+                        "run_s": run_s,
+                    }
+                )
+                log(
+                    f"{env_id:28s} {impl:12s} N={n:<5d} {sps / 1e6:9.3f} M steps/s  compile {compile_s:5.2f} s"
+                )
 
     def rate(impl, env_id, n):
-        hits = [r["steps_per_s"] for r in rows if r["impl"] == impl and r["env"] == env_id and r["num_envs"] == n]
+        hits = [
+            r["steps_per_s"] for r in rows if r["impl"] == impl and r["env"] == env_id and r["num_envs"] == n
+        ]
         return hits[0] if hits else None
 
     dk = "MiniGrid-DoorKey-8x8-v0"
-    ours, xm, nv, mg = rate("ours", dk, 1024), rate("xminigrid", dk, 1024), rate("navix", dk, 1024), rate(
-        "minigrid", dk, 1)
+    ours, xm, nv, mg = (
+        rate("ours", dk, 1024),
+        rate("xminigrid", dk, 1024),
+        rate("navix", dk, 1024),
+        rate("minigrid", dk, 1),
+    )
     targets = {
         "doorkey8x8_1024_ours_steps_per_s": ours,
         "target_1.5M": None if ours is None else ours >= 1.5e6,
@@ -235,8 +251,12 @@ def main() -> dict:
     summary = {
         "script": "bench_grid",
         "settings": {"steps": args.steps, "reps": args.reps, "num_envs": args.num_envs, "quick": args.quick},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
-                    "backend": jax.default_backend()},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "jax": jax.__version__,
+            "backend": jax.default_backend(),
+        },
         "results": rows,
         "targets": targets,
     }

@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids with gymnasium)
 import numpy as np
+from jaxrl_suite.envs.grid import constants as C
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
 import jaxrl_suite
-from jaxrl_suite.envs.grid import constants as C
 
 COLOR_WORDS = "|".join(COLOR_TO_IDX)
 TYPE_WORDS = "key|ball|box|door"
@@ -43,8 +43,11 @@ def mission_vector(env_id: str, mission: str) -> list[int]:
         (
             "Fetch",
             rf"(get a|go get a|fetch a|go fetch a|you must fetch a) ({COLOR_WORDS}) ({TYPE_WORDS})",
-            lambda m: [["get a", "go get a", "fetch a", "go fetch a", "you must fetch a"].index(m[1]),
-                       col(m[2]), typ(m[3])],
+            lambda m: [
+                ["get a", "go get a", "fetch a", "go fetch a", "you must fetch a"].index(m[1]),
+                col(m[2]),
+                typ(m[3]),
+            ],
         ),
         (
             "PutNear",
@@ -117,10 +120,19 @@ def to_state(env, mg, env_id: str, extra: dict | None = None):
             if obj is not None and obj.type == "box":
                 contents[j, i] = _obj_code(obj.contains)
     carrying = _obj_code(mg.carrying)
-    inside = _obj_code(mg.carrying.contains) if mg.carrying is not None and mg.carrying.type == "box" else C.NOTHING
-    state = env.new_state(grid, tuple(int(v) for v in mg.agent_pos), int(mg.agent_dir),
-                          mission=mission_vector(env_id, mg.mission), contents=contents,
-                          **(extra or {}))
+    inside = (
+        _obj_code(mg.carrying.contains)
+        if mg.carrying is not None and mg.carrying.type == "box"
+        else C.NOTHING
+    )
+    state = env.new_state(
+        grid,
+        tuple(int(v) for v in mg.agent_pos),
+        int(mg.agent_dir),
+        mission=mission_vector(env_id, mg.mission),
+        contents=contents,
+        **(extra or {}),
+    )
     return state.replace(
         time=jnp.asarray(mg.step_count, jnp.int32),
         carrying=jnp.asarray(carrying, jnp.uint8),
@@ -132,8 +144,10 @@ def assert_same_obs(ours: dict, theirs: dict, ctx: str = "") -> None:
     img = np.asarray(ours["image"])
     if not np.array_equal(img, theirs["image"]):
         diff = np.argwhere((img != theirs["image"]).any(-1))
-        raise AssertionError(f"{ctx}: image differs at view cells {diff.tolist()}\nours\n"
-                             f"{img[..., 0].T}\nminigrid\n{theirs['image'][..., 0].T}")
+        raise AssertionError(
+            f"{ctx}: image differs at view cells {diff.tolist()}\nours\n"
+            f"{img[..., 0].T}\nminigrid\n{theirs['image'][..., 0].T}"
+        )
     assert int(ours["direction"]) == int(theirs["direction"]), ctx
 
 
@@ -211,18 +225,32 @@ def object_cells(mg) -> list[tuple[int, int]]:
 
 # ----------------------------------------------------------------------------- the replay loop
 class Stepper:
-    """Our env's jitted ``step_env`` and observation for one id (compiled once per id)."""
+    """Our env's jitted ``step_env`` (+ truncation) and observation for one id (compiled once per id)."""
 
     def __init__(self, env_id: str, **static):
         self.env_id = env_id
         self.env, self.params = jaxrl_suite.make(env_id, **static)
-        self.step = jax.jit(self.env.step_env)
-        self.obs = jax.jit(self.env.get_obs)
-        self.truncated = jax.jit(self.env.is_truncated)
+        env = self.env
+
+        def step(key, state, action, params):
+            obs, state, reward, term, info = env.step_env(key, state, action, params)
+            return obs, state, reward, term, env.is_truncated(state, params)
+
+        self.step = jax.jit(step)
+        self.obs = jax.jit(env.get_obs)
 
 
-def replay(stepper: Stepper, mg, seed: int, num_steps: int, extra_fn=None, scripted: bool = True,
-           params=None, hook=None) -> int:
+def replay(
+    stepper: Stepper,
+    mg,
+    seed: int,
+    num_steps: int,
+    extra_fn=None,
+    scripted: bool = True,
+    params=None,
+    hook=None,
+    actions=None,
+) -> int:
     """Step MiniGrid and our env side by side from MiniGrid's current level; assert equal outputs.
 
     Returns the number of steps compared. ``extra_fn(mg)`` gives env-specific state fields; ``hook(mg, ours,
@@ -241,14 +269,13 @@ def replay(stepper: Stepper, mg, seed: int, num_steps: int, extra_fn=None, scrip
         if scripted and target is not None and rng.random() < 0.05:
             targets = object_cells(mg)
             target = targets[rng.integers(len(targets))] if targets else None
-        action = scripted_action(mg, rng, target if scripted else None)
-        action = min(action, env.num_actions - 1) if env.num_actions < 7 else action
+        action = scripted_action(mg, rng, target if scripted else None) if actions is None else actions[t]
+        action = action % env.num_actions
         key, sub = jax.random.split(key)
         if hook is not None:
             hook(mg, state, sub, action)
         obs_t, reward_t, term_t, trunc_t, _ = mg.step(action)
-        obs, state, reward, term, _ = stepper.step(sub, state, action, params)
-        trunc = stepper.truncated(state, params)
+        obs, state, reward, term, trunc = stepper.step(sub, state, action, params)
         ctx = f"{stepper.env_id} seed {seed} step {t} action {C.ACTION_NAMES[action]}"
         assert_same_obs(obs, obs_t, ctx)
         np.testing.assert_allclose(float(reward), float(reward_t), rtol=1e-6, atol=1e-6, err_msg=ctx)
@@ -286,8 +313,14 @@ class ArrayLevelEnv:
 
         class _Level(MiniGridEnv):
             def __init__(self):
-                super().__init__(mission_space=MissionSpace(mission_func=lambda: "test"), width=w, height=h,
-                                 max_steps=max_steps, see_through_walls=see_through_walls, agent_view_size=view)
+                super().__init__(
+                    mission_space=MissionSpace(mission_func=lambda: "test"),
+                    width=w,
+                    height=h,
+                    max_steps=max_steps,
+                    see_through_walls=see_through_walls,
+                    agent_view_size=view,
+                )
 
             def _gen_grid(self, width, height):
                 self.grid = Grid(width, height)
@@ -334,3 +367,153 @@ def obstacle_hook(stepper: Stepper, params=None):
         mg.place_obj = place_obj
 
     return hook
+
+
+# ----------------------------------------------------------------------------- level statistics
+def minigrid_levels(env_id: str, n: int, seed0: int = 0) -> dict:
+    """n MiniGrid levels as our arrays: grid [n, H, W, 3], contents, pos, dir, mission, and extra fields."""
+    mg = make_minigrid(env_id)
+    out = collections.defaultdict(list)
+    for s in range(n):
+        mg.reset(seed=seed0 + s)
+        out["grid"].append(np.swapaxes(mg.grid.encode(), 0, 1))
+        contents = np.zeros((mg.height, mg.width, 2), np.uint8)
+        contents[...] = C.NOTHING
+        for j in range(mg.height):
+            for i in range(mg.width):
+                obj = mg.grid.get(i, j)
+                if obj is not None and obj.type == "box":
+                    contents[j, i] = _obj_code(obj.contains)
+        out["contents"].append(contents)
+        out["pos"].append(np.asarray(mg.agent_pos, np.int32))
+        out["dir"].append(int(mg.agent_dir))
+        out["mission"].append(mission_vector(env_id, mg.mission))
+        for k, v in extra_fields(env_id, mg).items():
+            out[k].append(np.asarray(v))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def our_levels(env, params, n: int, seed: int = 0) -> dict:
+    """n of our levels (one vmapped, jitted generate)."""
+    keys = jax.random.split(jax.random.PRNGKey(seed), n)
+    st = jax.jit(jax.vmap(env.generate, in_axes=(0, None)))(keys, params)
+    contents = st.contents
+    if contents.shape[1] == 0:  # a family whose boxes never hold anything
+        contents = jnp.broadcast_to(jnp.array(C.NOTHING, jnp.uint8), st.grid.shape[:-1] + (2,))
+    out = {
+        "grid": st.grid,
+        "contents": contents,
+        "pos": st.agent_pos,
+        "dir": st.agent_dir,
+        "mission": st.mission,
+    }
+    for k in ("target", "obstacles"):
+        if hasattr(st, k):
+            out[k] = getattr(st, k)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def features(levels: dict) -> dict[str, np.ndarray]:
+    """Per-level 0/1 indicator features whose means are compared between the two generators."""
+    g, n = levels["grid"].astype(np.int64), len(levels["grid"])
+    h, w = g.shape[1:3]
+    t, c, s = g[..., 0], g[..., 1], g[..., 2]
+    f = {
+        "type": np.eye(11, dtype=bool)[t],  # [n, H, W, 11]
+        "color": np.eye(6, dtype=bool)[c] & ((t != C.EMPTY) & (t != C.WALL))[..., None],
+        "door_state": np.eye(3, dtype=bool)[np.minimum(s, 2)] & (t == C.DOOR)[..., None],
+        "contents": np.eye(11, dtype=bool)[levels["contents"][..., 0]] & (t == C.BOX)[..., None],
+        "contents_color": np.eye(6, dtype=bool)[levels["contents"][..., 1]] & (t == C.BOX)[..., None],
+        "agent_pos": np.zeros((n, h, w), bool),
+        "agent_dir": np.eye(4, dtype=bool)[levels["dir"]],
+        "type_count": np.zeros((n, 11, 64), bool),
+    }
+    f["agent_pos"][np.arange(n), levels["pos"][:, 1], levels["pos"][:, 0]] = True
+    counts = np.minimum(np.eye(11, dtype=np.int64)[t].sum((1, 2)), 63)
+    f["type_count"][np.arange(n)[:, None], np.arange(11)[None], counts] = True
+    if levels["mission"].size:
+        f["mission"] = np.eye(11, dtype=bool)[levels["mission"]]
+    return f
+
+
+def compare_features(ours: dict, theirs: dict, z: float = 5.0) -> list[str]:
+    """Names/indices where the two frequencies differ by more than z pooled standard errors."""
+    bad = []
+    for k in theirs:
+        a, b = ours[k].reshape(len(ours[k]), -1).mean(0), theirs[k].reshape(len(theirs[k]), -1).mean(0)
+        n1, n2 = len(ours[k]), len(theirs[k])
+        p = (a * n1 + b * n2) / (n1 + n2)
+        se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+        off = np.abs(a - b) > z * se + 1e-12
+        for i in np.flatnonzero(off)[:5]:
+            idx = np.unravel_index(i, ours[k].shape[1:])
+            bad.append(
+                f"{k}{tuple(int(v) for v in idx)}: ours {a[i]:.4f} minigrid {b[i]:.4f} (se {se[i]:.4f})"
+            )
+    return bad
+
+
+# ----------------------------------------------------------------------------- relaxed solvability
+def reachable(grid: np.ndarray, contents: np.ndarray, pos) -> np.ndarray:
+    """bool[H, W]: cells the agent can reach in a relaxed model (objects may be moved out of the way, any
+    reached key or boxed key opens doors of its colour, lava and walls block)."""
+    t, c, s = grid[..., 0], grid[..., 1], grid[..., 2]
+    h, w = t.shape
+    keys: set[int] = set()
+    seen = np.zeros((h, w), bool)
+    while True:
+        seen[:] = False
+        seen[pos[1], pos[0]] = True
+        queue = collections.deque([(int(pos[0]), int(pos[1]))])
+        while queue:
+            x, y = queue.popleft()
+            for dx, dy in C.DIR_TO_VEC:
+                nx, ny = x + int(dx), y + int(dy)
+                if not (0 <= nx < w and 0 <= ny < h) or seen[ny, nx]:
+                    continue
+                ty = t[ny, nx]
+                ok = ty in (C.EMPTY, C.GOAL, C.FLOOR, C.KEY, C.BALL, C.BOX) or (
+                    ty == C.DOOR and (s[ny, nx] != C.LOCKED or int(c[ny, nx]) in keys)
+                )
+                if ok:
+                    seen[ny, nx] = True
+                    queue.append((nx, ny))
+        found = {int(c[y, x]) for y, x in np.argwhere(seen & (t == C.KEY))}
+        found |= {
+            int(contents[y, x, 1]) for y, x in np.argwhere(seen & (t == C.BOX) & (contents[..., 0] == C.KEY))
+        }
+        if found <= keys:
+            return seen
+        keys |= found
+
+
+def beside(seen: np.ndarray, x: int, y: int) -> bool:
+    """A cell is usable if it or a 4-neighbour is reachable."""
+    h, w = seen.shape
+    return bool(seen[y, x]) or any(
+        0 <= x + dx < w and 0 <= y + dy < h and seen[y + dy, x + dx] for dx, dy in C.DIR_TO_VEC
+    )
+
+
+def solvable(env_id: str, level: dict) -> bool:
+    """Whether the level's task can be done in the relaxed model (see ``reachable``)."""
+    grid, contents, pos = level["grid"], level["contents"], level["pos"]
+    seen = reachable(grid, contents, pos)
+    t, c = grid[..., 0], grid[..., 1]
+    tgt = level.get("target")
+    if "GoToDoor" in env_id or "GoToObject" in env_id:
+        return beside(seen, int(tgt[0]), int(tgt[1]))
+    if "RedBlueDoors" in env_id:
+        return beside(seen, int(tgt[0]), int(tgt[1])) and beside(seen, int(tgt[2]), int(tgt[3]))
+    if env_id == "MiniGrid-Unlock-v0":
+        return beside(seen, int(tgt[0]), int(tgt[1])) and bool(
+            (seen & (t == C.KEY) & (c == grid[tgt[1], tgt[0], 1])).any()
+        )
+    if "Memory" in env_id:
+        return bool(seen[tgt[1], tgt[0]])
+    if "PutNear" in env_id or "Fetch" in env_id:
+        want = (t == tgt[0]) & (c == tgt[1])
+        return bool((seen & want).any())
+    if "Pickup" in env_id or "KeyCorridor" in env_id or "ObstructedMaze" in env_id:
+        return bool((seen & (t == tgt[0]) & (c == tgt[1])).any())
+    return bool((seen & (t == C.GOAL)).any())

@@ -13,14 +13,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from jaxrl_suite import spaces
-from jaxrl_suite.env import Environment, select_tree
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import observation as O
 from jaxrl_suite.envs.grid import render as R
 from jaxrl_suite.envs.grid.dynamics import core_step, success_reward
 from jaxrl_suite.envs.grid.state import GridParams, GridState
+
+from jaxrl_suite import spaces
+from jaxrl_suite.env import Environment, select_tree
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -46,6 +46,8 @@ class GridEnv(Environment):
     num_actions: int = C.NUM_ACTIONS
     #: State class (GridState, or a subclass with the family's extra fields).
     state_cls: type = GridState
+    #: Whether ``transition`` uses its key (DynamicObstacles); if not, ``step`` hands its key to the reset.
+    stochastic_step: bool = False
 
     def __init__(
         self,
@@ -96,7 +98,9 @@ class GridEnv(Environment):
     def new_state(self, grid, agent_pos, agent_dir, mission=None, contents=None, **extra):
         """A level's initial state from its grid and agent pose."""
         h, w = self.height, self.width
-        if contents is None:
+        if not self.box_contents:
+            contents = jnp.zeros((0, 0, 2), jnp.uint8)  # no box ever holds anything: nothing to carry around
+        elif contents is None:
             contents = jnp.broadcast_to(jnp.array(C.NOTHING, jnp.uint8), (h, w, 2))
         if mission is None:
             mission = jnp.zeros((len(self.mission_high),), jnp.int32)
@@ -139,14 +143,18 @@ class GridEnv(Environment):
         return self.get_obs(state, params), state, reward.astype(jnp.float32), terminated, {}
 
     def step(self, key: jax.Array, state: GridState, action: Any, params: GridParams | None = None):
-        """The contract's auto-resetting step, building the returned observation once, after the reset select.
+        """The contract's auto-resetting step (``jaxrl_suite.env.autoreset_step`` semantics), built for speed.
 
-        Same keys and results as ``jaxrl_suite.env.autoreset_step``; the finished episode's observation is
-        only computed when ``info["final_observation"]`` is used.
+        The returned observation is computed once, after the reset select (the finished episode's observation
+        is only built when ``info["final_observation"]`` is used), and when the transition is deterministic
+        the key goes straight to the reset instead of being split.
         """
         if params is None:
             params = self.default_params
-        key_step, key_reset = jax.random.split(key)
+        if self.stochastic_step:
+            key_step, key_reset = jax.random.split(key)
+        else:
+            key_step = key_reset = key
         state_st, reward, terminated = self.transition(key_step, state, action, params)
         terminated = jnp.asarray(terminated, bool)
         truncated = jnp.asarray(self.is_truncated(state_st, params), bool)

@@ -11,7 +11,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid.state import GridState
 
@@ -55,6 +54,8 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
     fpos = front_of(pos, d)
     fx, fy = jnp.clip(fpos[0], 0, w - 1), jnp.clip(fpos[1], 0, h - 1)
     cell = state.grid[fy, fx]
+    # one-cell writes as selects over the small grid: they fuse with the rest of the step (a scatter would not)
+    here = (jnp.arange(w)[None, :] == fx) & (jnp.arange(h)[:, None] == fy)
     ctype, ccol, cstate = cell[0], cell[1], cell[2]
     carry_t, carry_c = state.carrying[0], state.carrying[1]
     holding = carry_t != C.EMPTY
@@ -94,9 +95,11 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
     new_cell = jnp.where(box_opened, jnp.concatenate([inside, jnp.zeros((1,), u8)]), new_cell)
     if boxes:
         carrying_contents = jnp.where(picked, inside, jnp.where(dropped, nothing, carrying_contents))
-        new_inside = jnp.where(dropped, state.carrying_contents, jnp.where(picked | box_opened, nothing, inside))
-        contents = contents.at[fy, fx].set(new_inside)
-    grid = state.grid.at[fy, fx].set(new_cell)
+        new_inside = jnp.where(
+            dropped, state.carrying_contents, jnp.where(picked | box_opened, nothing, inside)
+        )
+        contents = jnp.where(here[..., None], new_inside, contents)
+    grid = jnp.where(here[..., None], new_cell, state.grid)
 
     new_state = state.replace(
         time=state.time + 1,

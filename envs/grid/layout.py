@@ -8,18 +8,42 @@ fixed shapes, and the same distribution.
 
 from __future__ import annotations
 
-import numpy as np
 import jax
 import jax.numpy as jnp
-
+import numpy as np
 from jaxrl_suite.envs.grid import constants as C
 
 
+def materialize(x: jax.Array) -> jax.Array:
+    """``x``, computed once: an identity scatter that XLA's CPU loop fusion cannot inline.
+
+    Without it a per-level scalar (random draws, a sampled position) feeding a grid-sized select is recomputed
+    for every cell of every level; ``lax.optimization_barrier`` does not stop that on CPU.
+    """
+    return jnp.zeros_like(x).at[jnp.arange(x.shape[0])].set(x)
+
+
+def key_seed(key: jax.Array) -> jax.Array:
+    """A uint32 seed from a PRNG key's bits (raw ``uint32[2]`` keys or typed keys)."""
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    seed = jnp.uint32(0x9E3779B9)
+    for w in key.reshape(-1).astype(jnp.uint32):
+        seed = hash32(seed ^ w)
+    return seed
+
+
 class Rand:
-    """A stream of random 32-bit words cut from one ``jax.random.bits`` call (one threefry pass per reset)."""
+    """A stream of random uint32 words for one level: the key's bits hashed with per-draw constants.
+
+    A counter-based generator keyed by the (threefry) reset key, instead of a threefry pass per reset: a
+    handful of integer ops per word, no loop, and a stream per key. Uniformity is checked against MiniGrid's
+    generators in the distribution tests.
+    """
 
     def __init__(self, key: jax.Array, n: int):
-        self._bits = jax.random.bits(key, (n,), jnp.uint32)
+        salts = jnp.asarray(_SALTS[:n]) if n <= len(_SALTS) else hash32(jnp.arange(n, dtype=jnp.uint32) + 1)
+        self._bits = materialize(hash32(key_seed(key) ^ salts))
         self._i = 0
         self.n = n
 
@@ -47,11 +71,24 @@ class Rand:
         return masked_choice(self.words(1)[0], mask)
 
 
+def _np_hash32(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.uint64) & 0xFFFFFFFF
+    for shift, mul in ((17, 0xED5AD4BB), (11, 0xAC4C1B51), (15, 0x31848BAB)):
+        x = ((x ^ (x >> shift)) * mul) & 0xFFFFFFFF
+    return (x ^ (x >> 14)).astype(np.uint32)
+
+
+# per-draw salts of the Rand stream (hash32 of 1, 2, 3, ...), precomputed
+_SALTS = _np_hash32(np.arange(1, 257))
+
+
 def hash_words(seed: jax.Array, shape: tuple[int, ...], salt=0) -> jax.Array:
     """uint32 words of ``shape`` from a seed word by counter hashing: cheap extra randomness inside loops."""
     n = int(np.prod(shape))
     i = jnp.arange(n, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
-    s = hash32(seed.astype(jnp.uint32) ^ hash32(jnp.asarray(salt).astype(jnp.uint32) + jnp.uint32(0x85EBCA6B)))
+    s = hash32(
+        seed.astype(jnp.uint32) ^ hash32(jnp.asarray(salt).astype(jnp.uint32) + jnp.uint32(0x85EBCA6B))
+    )
     return hash32(s + i).reshape(shape)
 
 
@@ -189,7 +226,9 @@ def front_types(grid: jax.Array) -> jax.Array:
     """int[H, W, 4]: type of the cell in front of each cell for each direction (walls beyond the border)."""
     t = jnp.pad(grid[..., 0], 1, constant_values=C.WALL)
     h, w = grid.shape[:2]
-    return jnp.stack([t[1 + int(dy) : 1 + int(dy) + h, 1 + int(dx) : 1 + int(dx) + w] for dx, dy in C.DIR_TO_VEC], -1)
+    return jnp.stack(
+        [t[1 + int(dy) : 1 + int(dy) + h, 1 + int(dx) : 1 + int(dx) + w] for dx, dy in C.DIR_TO_VEC], -1
+    )
 
 
 def place_agent_pose(rng: Rand, grid: jax.Array, region: jax.Array) -> tuple[jax.Array, jax.Array]:

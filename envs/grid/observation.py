@@ -9,10 +9,9 @@ shift steps (Kogge-Stone), row by row from the agent's row upwards, reproducing 
 
 from __future__ import annotations
 
-import numpy as np
 import jax
 import jax.numpy as jnp
-
+import numpy as np
 from jaxrl_suite.envs.grid import constants as C
 
 

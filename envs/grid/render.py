@@ -15,7 +15,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jaxrl_suite.envs.grid import constants as C
 
 SUBDIVS = 3
@@ -64,7 +63,9 @@ class _Canvas:
         dist = np.linalg.norm(d)
         d = d / dist
         x, y = self.x, self.y
-        box = (x >= min(x0, x1) - r) & (x <= max(x0, x1) + r) & (y >= min(y0, y1) - r) & (y <= max(y0, y1) + r)
+        box = (
+            (x >= min(x0, x1) - r) & (x <= max(x0, x1) + r) & (y >= min(y0, y1) - r) & (y <= max(y0, y1) + r)
+        )
         pqx, pqy = x - p0[0], y - p0[1]
         a = np.clip(pqx * d[0] + pqy * d[1], 0, dist)
         px, py = p0[0] + a * d[0], p0[1] + a * d[1]
@@ -99,7 +100,12 @@ def _draw_object(cv: _Canvas, cell) -> None:
         cv.fill(cv.rect(0, 1, 0, 1), (255, 128, 0))
         for i in range(3):
             ylo, yhi = 0.3 + 0.2 * i, 0.4 + 0.2 * i
-            for x0, y0, x1, y1 in ((0.1, ylo, 0.3, yhi), (0.3, yhi, 0.5, ylo), (0.5, ylo, 0.7, yhi), (0.7, yhi, 0.9, ylo)):
+            for x0, y0, x1, y1 in (
+                (0.1, ylo, 0.3, yhi),
+                (0.3, yhi, 0.5, ylo),
+                (0.5, ylo, 0.7, yhi),
+                (0.7, yhi, 0.9, ylo),
+            ):
                 cv.fill(cv.line(x0, y0, x1, y1, r=0.03), _BLACK)
     elif t == C.DOOR:
         if s == C.OPEN:

@@ -9,10 +9,9 @@ over (cell, direction) pairs whose front cell is empty or a wall).
 
 from __future__ import annotations
 
-import numpy as np
 import jax
 import jax.numpy as jnp
-
+import numpy as np
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 

@@ -13,14 +13,15 @@ class GridState:
     """One level in play.
 
     ``grid[y, x] = (type, colour, state)`` uses MiniGrid's encoding (empty cells are ``(1, 0, 0)``);
-    ``contents[y, x] = (type, colour)`` is what a box at (x, y) holds (``(1, 0)``: nothing). ``carrying``
+    ``contents[y, x] = (type, colour)`` is what a box at (x, y) holds (``(1, 0)``: nothing); families whose boxes
+    are always empty keep a zero-size ``uint8[0, 0, 2]`` there. ``carrying``
     and ``carrying_contents`` are the held object and, for a box, its contents (``(1, 0)``: nothing).
     ``mission`` holds the mission's placeholder indices (empty for fixed missions).
     """
 
     time: jax.Array  # int32: steps taken in this episode (MiniGrid's step_count)
     grid: jax.Array  # uint8[H, W, 3]
-    contents: jax.Array  # uint8[H, W, 2]
+    contents: jax.Array  # uint8[H, W, 2], or uint8[0, 0, 2] without box contents
     agent_pos: jax.Array  # int32[2], (x, y)
     agent_dir: jax.Array  # int32 in 0..3
     carrying: jax.Array  # uint8[2]

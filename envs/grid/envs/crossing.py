@@ -11,7 +11,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -40,8 +39,16 @@ class Crossing(GridEnv):
         self.candidates = np.arange(2, size - 2, 2, dtype=np.int32)  # river coordinates, each direction
         k = check_int("num_crossings", num_crossings, 1, 2 * len(self.candidates))
         self.size, self.num_crossings, self.obstacle = size, k, obstacle
-        super().__init__(size, size, max_steps or 4 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 4 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
         grid[size - 2, size - 2] = C.CELL_GOAL
         self._grid = grid
@@ -78,8 +85,9 @@ class Crossing(GridEnv):
         _, gaps = jax.lax.scan(move, (jnp.int32(0), jnp.int32(0)), (rights, picks))
         X, Y = L.coords(s, s)
         inner = (X >= 1) & (X <= s - 2) & (Y >= 1) & (Y <= s - 2)
-        river = (jnp.any(vert[:, None, None] & (X[None] == cand[:, None, None]), 0)
-                 | jnp.any(horz[:, None, None] & (Y[None] == cand[:, None, None]), 0))
+        river = jnp.any(vert[:, None, None] & (X[None] == cand[:, None, None]), 0) | jnp.any(
+            horz[:, None, None] & (Y[None] == cand[:, None, None]), 0
+        )
         gap = jnp.any((X[None] == gaps[:, 0, None, None]) & (Y[None] == gaps[:, 1, None, None]), 0)
         grid = L.put_where(jnp.asarray(self._grid), inner & river & ~gap, self._cell)
         return self.new_state(grid, (1, 1), 0)

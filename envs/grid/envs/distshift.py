@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -28,8 +27,16 @@ class DistShift(GridEnv):
     ):
         width, height = check_int("width", width, 7), check_int("height", height, 4)
         self.strip2_row = check_int("strip2_row", strip2_row, 1, height - 2)
-        super().__init__(width, height, max_steps or 4 * width * height, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            width,
+            height,
+            max_steps or 4 * width * height,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(height, width), 0, 0, width, height)
         grid[1, width - 2] = C.CELL_GOAL
         grid[1, 3 : width - 3] = C.CELL_LAVA

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -24,8 +23,16 @@ class DoorKey(GridEnv):
     ):
         size = check_int("size", size, 5)
         self.size = size
-        super().__init__(size, size, max_steps or 10 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 10 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
         grid[size - 2, size - 2] = C.CELL_GOAL
         self._grid = grid
@@ -41,13 +48,15 @@ class DoorKey(GridEnv):
         a = L.scale_int(rng.uniform(), 0, n)
         k = L.scale_int(rng.uniform(), 0, n - 1)
         k = k + (k >= a)
-        agent = jnp.stack([1 + a % cols, 1 + a // cols])
-        key_pos = jnp.stack([1 + k % cols, 1 + k // cols])
         d = rng.int(0, 4)
         door_y = rng.int(1, s - 2)
+        values = L.materialize(
+            jnp.stack([split, 1 + a % cols, 1 + a // cols, 1 + k % cols, 1 + k // cols, d, door_y])
+        )
+        split, ax, ay, kx, ky, d, door_y = values
         X, Y = L.coords(s, s)
         grid = jnp.asarray(self._grid)
         grid = L.put_where(grid, X == split, C.CELL_WALL)
         grid = L.put_where(grid, (X == split) & (Y == door_y), (C.DOOR, C.YELLOW, C.LOCKED))
-        grid = L.put_where(grid, (X == key_pos[0]) & (Y == key_pos[1]), (C.KEY, C.YELLOW, 0))
-        return self.new_state(grid, agent, d)
+        grid = L.put_where(grid, (X == kx) & (Y == ky), (C.KEY, C.YELLOW, 0))
+        return self.new_state(grid, jnp.stack([ax, ay]), d)

@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -53,9 +52,9 @@ class DynamicObstacles(GridEnv):
     """MiniGrid's ``DynamicObstaclesEnv``: goal bottom-right, blue balls moving each step."""
 
     state_cls = ObstacleState
-
     see_through_walls_default = True
     num_actions = 3
+    stochastic_step = True
 
     def __init__(
         self,
@@ -74,8 +73,16 @@ class DynamicObstacles(GridEnv):
         # MiniGrid: "Reduce obstacles if there are too many"
         self.n_obstacles = n if n <= size / 2 + 1 else int(size / 2)
         self.size, self.random_start = size, bool(random_start)
-        super().__init__(size, size, max_steps or 4 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 4 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
         grid[size - 2, size - 2] = C.CELL_GOAL
         self._grid = grid

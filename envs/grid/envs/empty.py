@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -27,8 +26,16 @@ class Empty(GridEnv):
     ):
         size = check_int("size", size, 4)
         self.size, self.random_start = size, bool(random_start)
-        super().__init__(size, size, max_steps or 4 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 4 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
         grid[size - 2, size - 2] = C.CELL_GOAL
         self._grid = grid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -18,7 +17,6 @@ class Fetch(GridEnv):
     """
 
     state_cls = TargetState
-
     see_through_walls_default = True
     mission_high = (4, 5, 10)
 
@@ -35,8 +33,16 @@ class Fetch(GridEnv):
     ):
         self.size = check_int("size", size, 4)
         self.num_objs = check_int("num_objs", num_objs, 1, (size - 2) ** 2 - 1)
-        super().__init__(size, size, max_steps or 5 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 5 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         self._grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
 
     def generate(self, key, params):

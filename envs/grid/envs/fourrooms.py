@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv
@@ -23,8 +22,16 @@ class FourRooms(GridEnv):
         tile_size: int = 32,
         highlight: bool = True,
     ):
-        super().__init__(SIZE, SIZE, max_steps or 100, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            SIZE,
+            SIZE,
+            max_steps or 100,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(SIZE, SIZE), 0, 0, SIZE, SIZE)
         grid[:, SIZE // 2] = C.CELL_WALL
         grid[SIZE // 2, :] = C.CELL_WALL

@@ -4,7 +4,6 @@ object and say ``done``. ``toggle`` or ``done`` ends the episode; ``done`` next 
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -28,7 +27,6 @@ class GoToDoor(GridEnv):
     """MiniGrid's ``GoToDoorEnv``: a random-size room (5..size) with four doors of distinct colours."""
 
     state_cls = TargetState
-
     see_through_walls_default = True
     mission_high = (5,)  # target door colour
 
@@ -43,8 +41,16 @@ class GoToDoor(GridEnv):
         highlight: bool = True,
     ):
         self.size = check_int("size", size, 5)
-        super().__init__(size, size, max_steps or 4 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 4 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
 
     def generate(self, key, params):
         s = self.size
@@ -54,13 +60,17 @@ class GoToDoor(GridEnv):
         room = (X < w) & (Y < h)
         border = room & ((X == 0) | (Y == 0) | (X == w - 1) | (Y == h - 1))
         grid = L.put_where(jnp.asarray(L.empty_grid(s, s)), border, C.CELL_WALL)
-        doors = jnp.stack([
-            jnp.stack([rng.int(2, w - 2), jnp.int32(0)]),
-            jnp.stack([rng.int(2, w - 2), h - 1]),
-            jnp.stack([jnp.int32(0), rng.int(2, h - 2)]),
-            jnp.stack([w - 1, rng.int(2, h - 2)]),
-        ])
-        colors = L.permutation(rng.uniforms(6))[:4]  # four distinct colours, uniformly (MiniGrid's rejection loop)
+        doors = jnp.stack(
+            [
+                jnp.stack([rng.int(2, w - 2), jnp.int32(0)]),
+                jnp.stack([rng.int(2, w - 2), h - 1]),
+                jnp.stack([jnp.int32(0), rng.int(2, h - 2)]),
+                jnp.stack([w - 1, rng.int(2, h - 2)]),
+            ]
+        )
+        colors = L.permutation(rng.uniforms(6))[
+            :4
+        ]  # four distinct colours, uniformly (MiniGrid's rejection loop)
         for i in range(4):
             grid = L.put(grid, doors[i], L.cell_of(C.DOOR, colors[i], C.CLOSED))
         pos, d = L.place_agent_pose(rng, grid, room)
@@ -81,7 +91,6 @@ class GoToObject(GridEnv):
     """MiniGrid's ``GoToObjectEnv``: ``numObjs`` distinct keys/balls/boxes; go to the named one."""
 
     state_cls = TargetState
-
     see_through_walls_default = True
     mission_high = (5, 10)  # target colour, target type
 
@@ -98,8 +107,16 @@ class GoToObject(GridEnv):
     ):
         self.size = check_int("size", size, 4)
         self.num_objs = check_int("num_objs", num_objs, 1, min(18, (size - 2) ** 2 - 1))
-        super().__init__(size, size, max_steps or 5 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 5 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         self._grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
 
     def generate(self, key, params):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid import roomgrid as RG
@@ -25,7 +24,6 @@ class KeyCorridor(GridEnv):
     """MiniGrid's ``KeyCorridorEnv`` (3 columns of ``num_rows`` rooms). Mission: (ball colour, ball type)."""
 
     state_cls = TargetState
-
     mission_high = (5, 10)
 
     def __init__(
@@ -42,8 +40,16 @@ class KeyCorridor(GridEnv):
         self.rows = check_int("num_rows", num_rows, 1)
         self.room_size = check_int("room_size", room_size, 3)
         self.layout = lay = RG.RoomLayout(self.room_size, self.rows, 3)
-        super().__init__(lay.width, lay.height, max_steps or 30 * self.room_size**2, agent_view_size,
-                         see_through_walls, fully_observable, tile_size, highlight)
+        super().__init__(
+            lay.width,
+            lay.height,
+            max_steps or 30 * self.room_size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         # Edge list over rooms r = j * 3 + i: horizontal edges (i, j)-(i+1, j), then vertical (i, j)-(i, j+1).
         edges = [(j * 3 + i, j * 3 + i + 1) for j in range(self.rows) for i in range(2)]
         edges += [(j * 3 + i, (j + 1) * 3 + i) for j in range(self.rows - 1) for i in range(3)]

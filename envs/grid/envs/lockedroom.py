@@ -4,7 +4,6 @@ the room holding the goal; 10 * size steps."""
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -26,8 +25,16 @@ class LockedRoom(GridEnv):
         highlight: bool = True,
     ):
         self.size = s = check_int("size", size, 13)
-        super().__init__(s, s, max_steps or 10 * s, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            s,
+            s,
+            max_steps or 10 * s,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(s, s), 0, 0, s, s)
         self.lw, self.rw = s // 2 - 2, s // 2 + 2
         grid[:, self.lw] = C.CELL_WALL
@@ -46,12 +53,18 @@ class LockedRoom(GridEnv):
         rng = L.Rand(key, 14)
         rooms = self._rooms
         locked = rng.int(0, 6)
-        colors = L.permutation(rng.uniforms(6))  # room i gets colour colors[i] (MiniGrid draws without replacement)
+        colors = L.permutation(
+            rng.uniforms(6)
+        )  # room i gets colour colors[i] (MiniGrid draws without replacement)
 
         def rand_pos(r):  # LockedRoom.rand_pos: uniform over the room's interior
             top = rooms[r, :2]
-            return jnp.stack([rng.int(top[0] + 1, top[0] + self._room_w - 1),
-                              rng.int(top[1] + 1, top[1] + self._room_h - 1)])
+            return jnp.stack(
+                [
+                    rng.int(top[0] + 1, top[0] + self._room_w - 1),
+                    rng.int(top[1] + 1, top[1] + self._room_h - 1),
+                ]
+            )
 
         goal = rand_pos(locked)
         kr = rng.int(0, 5)

@@ -4,7 +4,6 @@ one of two objects at its end; 5 * size^2 steps. ``pickup`` acts as ``toggle`` (
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -35,8 +34,16 @@ class Memory(GridEnv):
         if size % 2 != 1:
             raise ValueError(f"size must be odd (MiniGrid's MemoryEnv), got {size}")
         self.size, self.random_length = size, bool(random_length)
-        super().__init__(size, size, max_steps or 5 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 5 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
         up, low = size // 2 - 2, size // 2 + 2
         grid[up, 1:5] = C.CELL_WALL

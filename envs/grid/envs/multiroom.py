@@ -18,7 +18,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -51,8 +50,16 @@ class MultiRoom(GridEnv):
         self.max_room_size = check_int("max_room_size", max_room_size, MIN_SIZE)
         self.size = check_int("size", size, MIN_SIZE + 2)
         self.chains = check_int("chains", chains, 1)
-        super().__init__(self.size, self.size, max_steps or 20 * self.max_rooms, agent_view_size,
-                         see_through_walls, fully_observable, tile_size, highlight)
+        super().__init__(
+            self.size,
+            self.size,
+            max_steps or 20 * self.max_rooms,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
 
     # ------------------------------------------------------------------ the chain of rooms
     def _draw_chains(self, seed, salt, num_rooms):
@@ -91,8 +98,12 @@ class MultiRoom(GridEnv):
             # clear of rooms 0 .. count - 2 (every placed room but the current one)
             ox, oy = tops[:, None, :, 0], tops[:, None, :, 1]  # [M, 1, R]
             osx, osy = sizes[:, None, :, 0], sizes[:, None, :, 1]
-            apart = ((top_x[..., None] + nsx[..., None] < ox) | (ox + osx <= top_x[..., None])
-                     | (top_y[..., None] + nsy[..., None] < oy) | (oy + osy <= top_y[..., None]))
+            apart = (
+                (top_x[..., None] + nsx[..., None] < ox)
+                | (ox + osx <= top_x[..., None])
+                | (top_y[..., None] + nsy[..., None] < oy)
+                | (oy + osy <= top_y[..., None])
+            )
             earlier = slot[None, None, :] < (count - 1)[:, None, None]
             ok = ok & jnp.all(apart | ~earlier, axis=-1)
             pick = jnp.argmax(ok, axis=1)  # first valid try
@@ -124,7 +135,9 @@ class MultiRoom(GridEnv):
             return it + 1, jnp.any(full), tops[i], sizes[i], doors[i]
 
         empty = jnp.zeros((r, 2), jnp.int32)
-        out = jax.lax.while_loop(lambda c: ~c[1], draw, (jnp.int32(0), jnp.asarray(False), empty, empty, empty))
+        out = jax.lax.while_loop(
+            lambda c: ~c[1], draw, (jnp.int32(0), jnp.asarray(False), empty, empty, empty)
+        )
         return out[2], out[3], out[4]
 
     # ------------------------------------------------------------------ the level

@@ -10,7 +10,6 @@ whatever lies in front of that door, which can be the key (or box) placed for th
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid import roomgrid as RG
@@ -56,8 +55,16 @@ class ObstructedMaze(GridEnv):
             if tuple(agent_room) not in {(i, j) for i in range(3) for j in range(3)}:
                 raise ValueError(f"agent_room must be a room (i, j) of the 3x3 maze, got {agent_room!r}")
         self.agent_room = tuple(int(v) for v in agent_room)
-        super().__init__(self.layout.width, self.layout.height, max_steps or 4 * visited * ROOM**2,
-                         agent_view_size, see_through_walls, fully_observable, tile_size, highlight)
+        super().__init__(
+            self.layout.width,
+            self.layout.height,
+            max_steps or 4 * visited * ROOM**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
 
     def generate(self, key, params):
         lay = self.layout
@@ -97,8 +104,17 @@ class ObstructedMaze(GridEnv):
             for i, (si, sj) in enumerate(sides):
                 grid, contents = add_door(grid, contents, 1, 1, i, door_colors[i], False, False, False)
                 for k in (-1, 1):
-                    grid, contents = add_door(grid, contents, si, sj, (i + k) % 4, door_colors[(i + k) % 6],
-                                              True, not self.v1, self.blocked)
+                    grid, contents = add_door(
+                        grid,
+                        contents,
+                        si,
+                        sj,
+                        (i + k) % 4,
+                        door_colors[(i + k) % 6],
+                        True,
+                        not self.v1,
+                        self.blocked,
+                    )
                 if self.v1:
                     for k in (-1, 1):
                         grid, contents = add_key(grid, contents, si, sj, door_colors[(i + k) % 6])

@@ -7,7 +7,6 @@ the 3x3 neighbourhood of the target's (initial) cell.
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -24,7 +23,6 @@ class PutNear(GridEnv):
     """
 
     state_cls = TargetState
-
     see_through_walls_default = True
     mission_high = (5, 10, 5, 10)
 
@@ -41,8 +39,16 @@ class PutNear(GridEnv):
     ):
         self.size = check_int("size", size, 5)
         self.num_objs = check_int("num_objs", num_objs, 2, min(18, ((size - 1) // 2) ** 2))
-        super().__init__(size, size, max_steps or 5 * size, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            size,
+            size,
+            max_steps or 5 * size,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         self._grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
 
     def generate(self, key, params):
@@ -74,5 +80,7 @@ class PutNear(GridEnv):
         bad_pickup = (action == C.PICKUP) & (state.carrying[0] != C.EMPTY) & wrong
         drop = (action == C.DROP) & held_before
         near = jnp.all(jnp.abs(ev.front_pos - state.target[2:4]) <= 1)
-        reward = jnp.where(drop & ev.dropped & near, success_reward(state.time, params.max_steps_in_episode), 0.0)
+        reward = jnp.where(
+            drop & ev.dropped & near, success_reward(state.time, params.max_steps_in_episode), 0.0
+        )
         return state, reward, bad_pickup | drop

@@ -7,7 +7,6 @@ while the blue one is open ends it unrewarded.
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -34,8 +33,16 @@ class RedBlueDoors(GridEnv):
         highlight: bool = True,
     ):
         self.size = check_int("size", size, 3)
-        super().__init__(2 * size, size, max_steps or 20 * size**2, agent_view_size, see_through_walls,
-                         fully_observable, tile_size, highlight)
+        super().__init__(
+            2 * size,
+            size,
+            max_steps or 20 * size**2,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
         grid = L.np_wall_rect(L.empty_grid(size, 2 * size), 0, 0, 2 * size, size)
         self._grid = L.np_wall_rect(grid, size // 2, 0, size, size)
 

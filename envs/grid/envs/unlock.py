@@ -4,7 +4,6 @@ door whose key lies in the agent's room; open the door (Unlock) or pick up the b
 from __future__ import annotations
 
 import jax.numpy as jnp
-
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid import roomgrid as RG
@@ -41,8 +40,16 @@ class Unlock(GridEnv):
         self.layout = RG.RoomLayout(ROOM, 1, 2)
         self.mission_high = {"unlock": (), "pickup": (5,), "blocked": (5, 10)}[variant]
         default_steps = (16 if variant == "blocked" else 8) * ROOM**2
-        super().__init__(self.layout.width, self.layout.height, max_steps or default_steps, agent_view_size,
-                         see_through_walls, fully_observable, tile_size, highlight)
+        super().__init__(
+            self.layout.width,
+            self.layout.height,
+            max_steps or default_steps,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
 
     def generate(self, key, params):
         lay = self.layout
