@@ -23,9 +23,9 @@ import numpy as np
 import optax
 from flax import struct
 from gymnax.environments import spaces as gx
+
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.gae import gae
-
 from jaxrl_suite.env import has_privileged_observation
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd

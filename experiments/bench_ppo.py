@@ -21,9 +21,9 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.runtime.plots import forward_fill
 
 THRESHOLD = 475.0

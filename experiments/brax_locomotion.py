@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import jax
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
 from jaxrl_suite.adapters.brax import BRAX_ENVS
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.runtime import train_runs
 
 ANT = dict(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 
 def test_ppo_smoke_trains_on_brax_inverted_pendulum():

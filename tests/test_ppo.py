@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl_suite.algos.gae import gae
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
+from jaxrl_suite.algos.gae import gae
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 # ---------------------------------------------------------------------------------------------------------
 # GAE

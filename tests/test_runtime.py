@@ -11,9 +11,9 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 
 import jaxrl_suite
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.cli import main as cli_main
 from jaxrl_suite.runtime import CheckpointError, train_runs
 from jaxrl_suite.sweep import grid, random_search, sweep
