@@ -31,3 +31,11 @@ def test_pendulum_learns_with_continuous_ppo():
     ret = forward_fill(np.asarray(out.metrics["return"]))
     final = ret[:, -10:].mean(axis=1)
     assert np.all(ret[:, 1] < -700) and np.all(final > -350), (ret[:, 1], final)
+
+
+def test_doorkey_5x5_reaches_mean_return_0_9():
+    env, params = jaxrl_suite.make("MiniGrid-DoorKey-5x5-v0")
+    cfg = PPOConfig(num_envs=32, num_steps=128, total_timesteps=500_000, num_minibatches=8, hidden=(128, 128))
+    out = jax.jit(make_train(cfg, env, params))(jax.random.key(0), PPOHparams(lr=1e-3))
+    ret = forward_fill(np.asarray(out.metrics["return"])[None])[0]
+    assert ret[-10:].mean() >= 0.9, ret[-10:]
