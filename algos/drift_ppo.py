@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos import ppo
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, evaluate, rollout_states

@@ -28,10 +28,10 @@ import optax
 from evosax.algorithms import Open_ES
 from evosax.core.fitness_shaping import centered_rank_fitness_shaping_fn
 from flax import struct
+from tqdm import tqdm  # plain text bar (tqdm.auto warns in notebooks without ipywidgets)
+
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams, make_train
-from tqdm.auto import tqdm
-
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 from jaxrl_suite.runtime.loop import spec_fingerprint
 from jaxrl_suite.runtime.sharding import run_sharding
@@ -122,14 +122,13 @@ class Evolution:
 
 
 def _default_inner() -> DriftConfig:
-    """CartPole-sized fast learner (§5.4c): 8 envs x 64 steps, 2 epochs x 4 minibatches, 2e4 steps, no anneal."""
+    """CartPole-sized fast learner (§5.2/§5.4c): 8 envs x 128 steps, 4 epochs x 4 minibatches, 2e4 steps, no anneal."""
     return DriftConfig(
         num_envs=8,
-        num_steps=64,
+        num_steps=128,
         total_timesteps=20_480,
-        update_epochs=2,
+        update_epochs=4,
         num_minibatches=4,
-        hidden=(32, 32),
         anneal_lr=False,
         drift="lpo",
         drift_hidden=16,
@@ -152,9 +151,7 @@ class MetaConfig:
     normalize: bool | None = None  # per-env (R - R_ppo) / max(|R_ppo|, 1); None: on when several envs
     es: ESConfig = dataclasses.field(default_factory=ESConfig)
     inner: DriftConfig = dataclasses.field(default_factory=_default_inner)
-    inner_hparams: DriftHparams = dataclasses.field(
-        default_factory=lambda: DriftHparams(lr=5e-3, ent_coef=0.01)
-    )
+    inner_hparams: DriftHparams = dataclasses.field(default_factory=lambda: DriftHparams(lr=5e-3))
 
     @property
     def normalized(self) -> bool:
@@ -242,8 +239,16 @@ class DriftMeta:
 
     def _runs_fn(self, hp: DriftHparams, keys: jax.Array) -> dict:
         finals, returns, episodes, losses = [], [], [], []
+        p, s = keys.shape
+        flat = lambda x: x.reshape((p * s,) + x.shape[2:])  # noqa: E731
+        unflat = lambda x: x.reshape((p, s) + x.shape[1:])  # noqa: E731
         for trainer in self.trainers.values():
-            metrics = jax.vmap(jax.vmap(lambda k, h, t=trainer: t(k, h).metrics))(keys, hp)
+            # trainer(key, hp) = init + run. The inits go one at a time (lax.map): two *batched* orthogonal
+            # inits (QR) running concurrently deadlock XLA:CPU's 2-thread pool from ~100 runs (jax 0.10.2).
+            states = jax.lax.map(lambda a, t=trainer: t.init(*a), (flat(keys), jax.tree.map(flat, hp)))
+            states = jax.tree.map(unflat, states)
+            run = lambda st, h, t=trainer: t.run(st, h, t.config.num_updates)[1]  # noqa: E731
+            metrics = jax.vmap(jax.vmap(run))(states, hp)
             ret, cnt = metrics["return"], metrics["episodes"]
             tail_ret, tail_cnt = ret[..., -self.tail :], cnt[..., -self.tail :]
             total = jnp.where(tail_cnt > 0, tail_ret * tail_cnt, 0.0).sum(-1)
@@ -531,17 +536,24 @@ def meta_train(
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = Checkpointer(out_dir / "checkpoints", max_to_keep=2) if out_dir is not None else None
     history: list[dict] = []
-    t0 = time.perf_counter()
-    if resume:
+    if resume:  # refuse a checkpoint of another run before compiling anything
         if ckpt is None:
             raise ValueError("resume needs an output directory holding checkpoints")
         meta_info = ckpt.read_meta()
         if meta_info.get("fingerprint") != fingerprint:
+            ckpt.close()
             raise CheckpointError(
                 f"checkpoint in {ckpt.directory} belongs to a different meta-training run "
                 f"(its spec: {json.dumps(meta_info.get('spec'), sort_keys=True)[:400]}); refusing "
                 "to resume"
             )
+    compile_s = 0.0
+    if meta._compiled is None:
+        t = time.perf_counter()
+        meta.compiled_runs()
+        compile_s = time.perf_counter() - t
+    t0 = time.perf_counter()
+    if resume:
         template = jax.eval_shape(lambda: _template_state(meta))
         template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
         state, meta_info = ckpt.restore(template)
@@ -550,11 +562,6 @@ def meta_train(
         state = meta.init(key)
     init_s = time.perf_counter() - t0
     start = int(state.generation)
-    compile_s = 0.0
-    if meta._compiled is None:
-        t = time.perf_counter()
-        meta.compiled_runs()
-        compile_s = time.perf_counter() - t
     bar = tqdm(
         total=generations,
         initial=min(start, generations),

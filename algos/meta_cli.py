@@ -24,20 +24,13 @@ from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
 from jaxrl_suite.algos.meta import CRN_MODES, ESConfig, MetaConfig
 
 PRESETS: dict[str, dict] = {
-    "cartpole": {
+    "cartpole": {  # MetaConfig's defaults
         "envs": ("CartPole-v1",),
         "generations": 20,
-        "es": ESConfig(population=32, sigma=0.03, lr=0.02),
+        "es": ESConfig(),
         "meta": dict(hidden=16, seeds=4, eval_seeds=16, crn="fixed"),
-        "inner": DriftConfig(
-            num_envs=8,
-            num_steps=128,
-            total_timesteps=20_480,
-            update_epochs=4,
-            num_minibatches=4,
-            anneal_lr=False,
-        ),
-        "inner_hparams": DriftHparams(lr=5e-3),
+        "inner": MetaConfig().inner,
+        "inner_hparams": MetaConfig().inner_hparams,
     },
     "minatar": {
         "envs": ("Breakout-MinAtar", "SpaceInvaders-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar"),
@@ -197,6 +190,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[MetaConfig, int]:
 def run(args: argparse.Namespace) -> dict:
     """Meta-train as the options say; returns the summary (with the learned weights and the history)."""
     import jax
+
     from jaxrl_suite.algos.meta import DriftMeta, meta_train
 
     config, generations = config_from_args(args)

@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+import jaxrl_suite
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams, load_drift_params, make_train
 from jaxrl_suite.algos.ppo import PPOHparams, clipped_surrogate
-
-import jaxrl_suite
 
 # The grid of ../shared/specs/evolved.md §5.1: r in [0.2, 3] x A in [-3, 3], 301 x 61 points (r = 1 on it).
 R = np.linspace(0.2, 3.0, 281 + 20)

@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+import jaxrl_suite
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos import meta_cli
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
 from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, MetaConfig, ci95, meta_train
-
-import jaxrl_suite
 from jaxrl_suite.runtime import CheckpointError
 
 TINY_INNER = DriftConfig(
@@ -271,7 +271,6 @@ def test_population_sharded_over_four_devices_equals_one_device(meta, initial):
 @pytest.mark.slow
 def test_dpo_at_least_ppo_minus_two_standard_errors_on_cartpole():
     from jaxrl_suite.algos import drift_ppo, ppo
-
     from jaxrl_suite.runtime.plots import forward_fill
 
     env, params = jaxrl_suite.make("CartPole-v1")

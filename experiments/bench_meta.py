@@ -1,0 +1,151 @@
+"""Benchmark: drift meta-training throughput (generations per hour) and memory per population member.
+
+Work: the settings of notebooks/discover_drift.ipynb (full mode): TA-LPO drift of width 16 meta-trained on
+CartPole-v1; each member trains 2 seeds x 8192 steps (8 envs x 64 steps, 16 updates of 2 epochs x 4
+minibatches, 32x32 tanh actor-critic). For each population size, the whole population x seeds of inner runs is
+one compiled program: we report its compile time (ahead-of-time lower + compile), the steady-state seconds per
+generation (ask + all inner runs + tell, after a warm-up generation that compiles evosax's ask/tell), the
+resulting generations per hour and inner env-steps per second, and XLA's memory analysis of the program
+(arguments + outputs + temporaries) divided by the population size. Linear fits give the marginal seconds and
+bytes per member. The ../shared/specs/evolved.md §4 reference: pop 16 x 2 seeds x 3e4 steps ~11-13 s per
+generation on a 2-core CPU (measured under load).
+
+Usage: python experiments/bench_meta.py [--json] [--populations 4,8,16,32] [--generations 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
+from jaxrl_suite.algos.meta import DriftMeta, ESConfig, MetaConfig
+
+NOTEBOOK_INNER = DriftConfig(
+    num_envs=8,
+    num_steps=64,
+    total_timesteps=8 * 64 * 16,
+    update_epochs=2,
+    num_minibatches=4,
+    hidden=(32, 32),
+    anneal_lr=False,
+)
+NOTEBOOK_SEEDS, NOTEBOOK_HIDDEN, NOTEBOOK_POPULATION = 2, 16, 16
+
+
+def measure(population: int, generations: int, inner: DriftConfig, seeds: int) -> dict:
+    config = MetaConfig(
+        envs=("CartPole-v1",),
+        drift="ta_lpo",
+        hidden=NOTEBOOK_HIDDEN,
+        seeds=seeds,
+        eval_seeds=2,
+        crn="fixed",
+        es=ESConfig(population=population, sigma=0.03, lr=0.02),
+        inner=inner,
+        inner_hparams=DriftHparams(lr=5e-3),
+    )
+    meta = DriftMeta(config)
+    t = time.perf_counter()
+    compiled = meta.compiled_runs()
+    compile_s = time.perf_counter() - t
+    mem = compiled.memory_analysis()
+    program_bytes = int(mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)
+    state = meta.init(jax.random.key(0))
+    times = []
+    for g in range(generations + 1):  # generation 0 also compiles evosax's ask/tell for this population size
+        t = time.perf_counter()
+        state, row = meta.step(state, jax.random.key(1))
+        jax.block_until_ready(state.es.mean)
+        if g > 0:
+            times.append(time.perf_counter() - t)
+    gen_s = float(np.median(times))
+    steps = population * seeds * inner.num_updates * inner.batch_size
+    return {
+        "population": population,
+        "seeds": seeds,
+        "compile_s": compile_s,
+        "gen_s": gen_s,
+        "gen_s_all": times,
+        "generations_per_hour": 3600.0 / gen_s,
+        "inner_env_steps_per_s": steps / gen_s,
+        "program_bytes": program_bytes,
+        "temp_bytes": int(mem.temp_size_in_bytes),
+        "bytes_per_member": program_bytes / population,
+        "max_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "fitness_mean_last": row["fitness_mean"],
+    }
+
+
+def main() -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--populations", default="4,8,16,32", help="comma-separated (even) population sizes")
+    ap.add_argument(
+        "--generations", type=int, default=3, help="timed generations per size (after one warm-up)"
+    )
+    ap.add_argument(
+        "--total-steps", type=int, default=NOTEBOOK_INNER.total_timesteps, help="inner steps per run"
+    )
+    args = ap.parse_args()
+    pops = [int(p) for p in args.populations.split(",") if p]
+    if not pops or any(p < 2 or p % 2 for p in pops):
+        raise ValueError(f"population sizes must be even and >= 2, got {pops}")
+    if args.generations < 1:
+        raise ValueError("--generations must be >= 1")
+    inner = dataclasses.replace(NOTEBOOK_INNER, total_timesteps=args.total_steps).validate()
+
+    rows = [measure(p, args.generations, inner, NOTEBOOK_SEEDS) for p in pops]
+    p = np.array([r["population"] for r in rows], float)
+    fit = lambda y: np.polyfit(p, np.asarray(y, float), 1) if len(p) > 1 else (np.nan, np.nan)  # noqa: E731
+    s_slope, s_icpt = fit([r["gen_s"] for r in rows])
+    b_slope, b_icpt = fit([r["program_bytes"] for r in rows])
+    at_notebook = next((r for r in rows if r["population"] == NOTEBOOK_POPULATION), rows[-1])
+    result = {
+        "benchmark": "bench_meta",
+        "work": (
+            f"TA-LPO (hidden {NOTEBOOK_HIDDEN}) meta-training on CartPole-v1, notebook settings: "
+            f"{NOTEBOOK_SEEDS} seeds x {inner.num_updates * inner.batch_size} steps per member "
+            f"({inner.num_envs} envs x {inner.num_steps} steps, {inner.update_epochs} epochs x "
+            f"{inner.num_minibatches} minibatches)"
+        ),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {jax.devices()[0].device_kind}",
+        "jax": jax.__version__,
+        "load_average_at_start": os.getloadavg()[0],
+        "by_population": rows,
+        "notebook_population": at_notebook["population"],
+        "generations_per_hour_at_notebook_settings": at_notebook["generations_per_hour"],
+        "bytes_per_member_at_notebook_settings": at_notebook["bytes_per_member"],
+        "scaling": {
+            "gen_s_per_member": float(s_slope),
+            "gen_s_fixed": float(s_icpt),
+            "program_bytes_per_member": float(b_slope),
+            "program_bytes_fixed": float(b_icpt),
+        },
+    }
+    out = Path(__file__).parent / "results" / "bench_meta.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    if not args.json:
+        for r in rows:
+            print(
+                f"population {r['population']:3d}: compile {r['compile_s']:5.1f}s, {r['gen_s']:6.2f}s/generation "
+                f"({r['generations_per_hour']:7.0f}/hour, {r['inner_env_steps_per_s']:.3g} env-steps/s), "
+                f"{r['bytes_per_member'] / 1e6:.2f} MB/member (program {r['program_bytes'] / 1e6:.1f} MB)"
+            )
+        print(f"marginal cost per member: {s_slope:.3f} s/generation, {b_slope / 1e6:.2f} MB")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
