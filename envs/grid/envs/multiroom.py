@@ -63,28 +63,27 @@ class MultiRoom(GridEnv):
 
     # ------------------------------------------------------------------ the chain of rooms
     def _draw_chains(self, seed, salt, num_rooms):
-        """``chains`` independent chains: (tops int32[M, R, 2], sizes int32[M, R, 2], doors int32[M, R, 2],
-        count int32[M]) with R = max_num_rooms; doors[k] is room k's entry door (k >= 1)."""
+        """``chains`` independent chains: rooms int32[M, R, 6] = (top x, top y, size x, size y, entry door x,
+        entry door y) with R = max_num_rooms (door only for k >= 1), and the rooms placed, int32[M]."""
         m, r, w, h, mx = self.chains, self.max_rooms, self.size, self.size, self.max_room_size
         u0 = L.to_uniform(L.hash_words(seed, (m, 4), 2 * salt))
-        u = L.to_uniform(L.hash_words(seed, (r, m, TRIES, 5), 2 * salt + 1))
+        u = L.to_uniform(L.hash_words(seed, (r - 1, m, TRIES, 5), 2 * salt + 1))
         ex, ey = L.scale_int(u0[:, 0], 0, w - 2), L.scale_int(u0[:, 1], 0, w - 2)
         sx, sy = L.scale_int(u0[:, 2], MIN_SIZE, mx + 1), L.scale_int(u0[:, 3], MIN_SIZE, mx + 1)
         first_ok = (ex + sx <= w) & (ey + sy < h)
-        tops = jnp.zeros((m, r, 2), jnp.int32).at[:, 0].set(jnp.stack([ex, ey], -1))
-        sizes = jnp.zeros((m, r, 2), jnp.int32).at[:, 0].set(jnp.stack([sx, sy], -1))
-        doors = jnp.zeros((m, r, 2), jnp.int32)
+        zero = jnp.zeros_like(ex)
+        rooms = jnp.zeros((m, r, 6), jnp.int32).at[:, 0].set(jnp.stack([ex, ey, sx, sy, zero, zero], -1))
         slot = jnp.arange(r)
+        rows = jnp.arange(m)
 
         def grow(carry, xs):
-            tops, sizes, doors, count, entry_wall, alive = carry
+            rooms, status = carry  # status: (rooms placed, entry wall of the last one, still growing)
             k, uk = xs  # placing room k (k >= 1); uk: [M, TRIES, 5]
-            prev_top = tops[jnp.arange(m), count - 1][:, None, :]  # [M, 1, 2]
-            prev_size = sizes[jnp.arange(m), count - 1][:, None, :]
+            count, entry_wall, alive = status[:, 0], status[:, 1], status[:, 2] > 0
+            prev = rooms[rows, count - 1][:, None, :]  # [M, 1, 6]
+            px, py, psx, psy = prev[..., 0], prev[..., 1], prev[..., 2], prev[..., 3]
             exit_wall = jnp.asarray(_EXITS)[entry_wall[:, None], L.scale_int(uk[..., 0], 0, 3)]  # [M, T]
             along = lambda n: L.scale_int(uk[..., 1], 1, n - 1)  # noqa: E731  exit door offset
-            px, py = prev_top[..., 0], prev_top[..., 1]
-            psx, psy = prev_size[..., 0], prev_size[..., 1]
             door_x = jnp.select([exit_wall == 0, exit_wall == 2], [px + psx - 1, px], px + along(psx))
             door_y = jnp.select([exit_wall == 1, exit_wall == 3], [py + psy - 1, py], py + along(psy))
             nsx = L.scale_int(uk[..., 2], MIN_SIZE, mx + 1)
@@ -96,32 +95,22 @@ class MultiRoom(GridEnv):
             top_y = jnp.select([nxt == 1, nxt == 3], [door_y - nsy + 1, door_y], off_y)
             ok = (top_x >= 0) & (top_y >= 0) & (top_x + nsx <= w) & (top_y + nsy < h)
             # clear of rooms 0 .. count - 2 (every placed room but the current one)
-            ox, oy = tops[:, None, :, 0], tops[:, None, :, 1]  # [M, 1, R]
-            osx, osy = sizes[:, None, :, 0], sizes[:, None, :, 1]
-            apart = (
-                (top_x[..., None] + nsx[..., None] < ox)
-                | (ox + osx <= top_x[..., None])
-                | (top_y[..., None] + nsy[..., None] < oy)
-                | (oy + osy <= top_y[..., None])
-            )
+            ox, oy, osx, osy = (rooms[:, None, :, i] for i in range(4))  # [M, 1, R]
+            tx, ty, tsx, tsy = top_x[..., None], top_y[..., None], nsx[..., None], nsy[..., None]
+            apart = (tx + tsx < ox) | (ox + osx <= tx) | (ty + tsy < oy) | (oy + osy <= ty)
             earlier = slot[None, None, :] < (count - 1)[:, None, None]
             ok = ok & jnp.all(apart | ~earlier, axis=-1)
-            pick = jnp.argmax(ok, axis=1)  # first valid try
             placed = alive & jnp.any(ok, axis=1) & (k < num_rooms)
-            sel = lambda a: a[jnp.arange(m), pick]  # noqa: E731
-            new_top = jnp.stack([sel(top_x), sel(top_y)], -1)
-            new_size = jnp.stack([sel(nsx), sel(nsy)], -1)
-            new_door = jnp.stack([sel(door_x), sel(door_y)], -1)
+            cand = jnp.stack([top_x, top_y, nsx, nsy, door_x, door_y, nxt], -1)  # [M, T, 7]
+            chosen = cand[rows, jnp.argmax(ok, axis=1)]  # the first valid try
             at = (slot[None, :] == k) & placed[:, None]
-            tops = jnp.where(at[..., None], new_top[:, None, :], tops)
-            sizes = jnp.where(at[..., None], new_size[:, None, :], sizes)
-            doors = jnp.where(at[..., None], new_door[:, None, :], doors)
-            entry_wall = jnp.where(placed, sel(nxt), entry_wall)
-            return (tops, sizes, doors, count + placed, entry_wall, placed), None
+            rooms = jnp.where(at[..., None], chosen[:, None, :6], rooms)
+            status = jnp.stack([count + placed, jnp.where(placed, chosen[:, 6], entry_wall), placed], -1)
+            return (rooms, status.astype(jnp.int32)), None
 
-        init = (tops, sizes, doors, first_ok.astype(jnp.int32), jnp.full((m,), 2, jnp.int32), first_ok)
-        (tops, sizes, doors, count, _, _), _ = jax.lax.scan(grow, init, (jnp.arange(1, r), u[1:]))
-        return tops, sizes, doors, count
+        status = jnp.stack([first_ok, jnp.full((m,), 2), first_ok], -1).astype(jnp.int32)
+        (rooms, status), _ = jax.lax.scan(grow, (rooms, status), (jnp.arange(1, r), u))
+        return rooms, status[:, 0]
 
     def rooms(self, seed, num_rooms):
         """MiniGrid's first complete chain: (tops, sizes, entry doors), each int32[R, 2]."""
@@ -129,16 +118,13 @@ class MultiRoom(GridEnv):
 
         def draw(carry):
             it = carry[0]
-            tops, sizes, doors, count = self._draw_chains(seed, it, num_rooms)
+            rooms, count = self._draw_chains(seed, it, num_rooms)
             full = count == num_rooms
-            i = jnp.argmax(full)
-            return it + 1, jnp.any(full), tops[i], sizes[i], doors[i]
+            return it + 1, jnp.any(full), rooms[jnp.argmax(full)]
 
-        empty = jnp.zeros((r, 2), jnp.int32)
-        out = jax.lax.while_loop(
-            lambda c: ~c[1], draw, (jnp.int32(0), jnp.asarray(False), empty, empty, empty)
-        )
-        return out[2], out[3], out[4]
+        init = (jnp.int32(0), jnp.asarray(False), jnp.zeros((r, 6), jnp.int32))
+        rooms = jax.lax.while_loop(lambda c: ~c[1], draw, init)[2]
+        return rooms[:, 0:2], rooms[:, 2:4], rooms[:, 4:6]
 
     # ------------------------------------------------------------------ the level
     def generate(self, key, params):
