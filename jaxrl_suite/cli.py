@@ -19,7 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-ALGOS = {"ppo": "jaxrl_suite.algos.ppo"}
+ALGOS = {"ppo": "jaxrl_suite.algos.ppo", "drift": "jaxrl_suite.algos.drift_ppo"}
 # Conventional "solved" returns, used as the default --threshold for steps_to_threshold.
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "MountainCar-v0": -110.0}
 
@@ -429,6 +429,23 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_meta_train(args) -> int:
+    """Meta-train a drift objective (LPO / TA-LPO) with evolution strategies; see algos/meta_cli.py."""
+    from jaxrl_suite.algos import meta_cli
+
+    if args.envs:
+        from jaxrl_suite.registry import spec as env_spec
+
+        for env_id in args.envs:
+            env_spec(env_id)  # unknown id -> clear error before compiling
+    summary = meta_cli.run(args)
+    if not args.json:
+        meta_cli.print_human(summary)
+    brief = {k: v for k, v in summary.items() if k not in ("history", "drift_params")}
+    _emit(args, brief)
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The README's main job: train PPO on CartPole-v1 to solving, summary, plot and checkpoint."""
     argv = [
@@ -533,6 +550,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="arguments passed to the scripts")
     _add_common(p)
     p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("meta-train", help="meta-train a drift objective (LPO/TA-LPO) with evosax OpenES")
+    importlib.import_module("jaxrl_suite.algos.meta_cli").add_arguments(p)
+    p.set_defaults(fn=cmd_meta_train)
 
     p = sub.add_parser("demo", help="train PPO on CartPole-v1 to solving: summary, plot, checkpoint")
     p.add_argument("--out", default="demo_out")
