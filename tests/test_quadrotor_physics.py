@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
 
 

@@ -7,7 +7,6 @@ Importing registers ``Quadrotor-Hover-v0`` and ``Quadrotor-FigureEight-v0`` (fam
 from jaxrl_suite.envs.quadrotor.hover import Hover, apply_curriculum, curriculum_reward
 from jaxrl_suite.envs.quadrotor.task import QuadrotorParams, QuadrotorState, QuadrotorTask, RewardParams
 from jaxrl_suite.envs.quadrotor.tracking import FigureEight, FigureEightParams
-
 from jaxrl_suite.registry import register
 
 register(

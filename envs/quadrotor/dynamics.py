@@ -229,21 +229,16 @@ def derivative(params: QuadParams, state: QuadState, rpm_command, force=None, to
 
 
 def integrate(params: QuadParams, state: QuadState, rpm_command, force=None, torque=None) -> QuadState:
-    """One classical RK4 step of ``params.dt`` with the command and disturbance held, no post-processing.
-
-    An optimisation barrier materialises each stage's derivative: without it XLA's fusions recompute
-    earlier stages once per state component (measured 17 vs 21 M steps/s at 16,384 drones, 2-core CPU).
-    """
+    """One classical RK4 step of ``params.dt`` with the command and disturbance held, no post-processing."""
     params = cast_params(params, state_dtype(state))
     k = _Constants(params)
     cmd = unstack(rpm_command, 4)
     ext = _external(force, torque, state.position[0])
     h = params.dt
-    barrier = jax.lax.optimization_barrier
-    k1 = barrier(_derivative(k, state, cmd, ext))
-    k2 = barrier(_derivative(k, _axpy(h / 2, k1, state), cmd, ext))
-    k3 = barrier(_derivative(k, _axpy(h / 2, k2, state), cmd, ext))
-    k4 = barrier(_derivative(k, _axpy(h, k3, state), cmd, ext))
+    k1 = _derivative(k, state, cmd, ext)
+    k2 = _derivative(k, _axpy(h / 2, k1, state), cmd, ext)
+    k3 = _derivative(k, _axpy(h / 2, k2, state), cmd, ext)
+    k4 = _derivative(k, _axpy(h, k3, state), cmd, ext)
     return jax.tree.map(
         lambda x, d1, d2, d3, d4: x + (h / 6) * (d1 + 2 * (d2 + d3) + d4), state, k1, k2, k3, k4
     )

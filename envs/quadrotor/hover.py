@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+
 from jaxrl_suite.envs.quadrotor.task import QuadrotorParams, QuadrotorTask, RewardParams
 
 CURRICULUM_INTERVAL = 100_000  # env steps between curriculum stages (L2F)

@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
 
 AZIMUTH = math.radians(35.0)

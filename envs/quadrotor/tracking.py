@@ -13,6 +13,7 @@ from typing import Any
 
 import jax.numpy as jnp
 from flax import struct
+
 from jaxrl_suite.envs.quadrotor.task import QuadrotorParams, QuadrotorTask
 
 
@@ -40,8 +41,9 @@ class FigureEight(QuadrotorTask):
     def reference(self, t: Any, params: FigureEightParams) -> tuple[tuple, tuple]:
         w = 2 * jnp.pi / params.period
         a = params.amplitude
-        s1, c1 = jnp.sin(w * t), jnp.cos(w * t)
-        s2, c2 = jnp.sin(2 * w * t), jnp.cos(2 * w * t)
+        angle = w * t
+        s1, c1 = jnp.sin(angle), jnp.cos(angle)
+        s2, c2 = jnp.sin(2 * angle), jnp.cos(2 * angle)
         zero = jnp.zeros_like(s1)
         return (a * s1, a / 2 * s2, zero), (a * w * c1, a * w * c2, zero)
 
