@@ -1,0 +1,308 @@
+"""The quadrotor tasks: L2F's initial-state distribution, reward, termination, curriculum, observations,
+domain randomisation, the figure-eight reference and rendering (float32, small batches)."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl_suite
+from jaxrl_suite.envs.quadrotor import dynamics as dyn
+from jaxrl_suite.envs.quadrotor import render
+from jaxrl_suite.envs.quadrotor.hover import Hover, apply_curriculum, curriculum_reward
+from jaxrl_suite.envs.quadrotor.task import RewardParams, sample_rotation_angle
+from jaxrl_suite.envs.quadrotor.tracking import FigureEight
+
+QUIET = dict(  # a deterministic start: on target, level, at rest, no disturbance, no observation noise
+    init_guidance=1.0,
+    init_max_linear_velocity=0.0,
+    init_max_angular_velocity=0.0,
+    force_std=0.0,
+    torque_std=0.0,
+    noise_position=0.0,
+    noise_orientation=0.0,
+    noise_linear_velocity=0.0,
+    noise_angular_velocity=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def hover():
+    return jaxrl_suite.make("Quadrotor-Hover-v0")
+
+
+@pytest.fixture(scope="module")
+def many_resets(hover):
+    env, params = hover
+    keys = jax.random.split(jax.random.key(0), 8192)
+    return jax.device_get(jax.jit(jax.vmap(env.reset_env, in_axes=(0, None)))(keys, params))
+
+
+def test_spaces_and_dimensions(hover):
+    env, params = hover
+    assert env.observation_space(params).shape == (146,)  # L2F: 3 + 9 + 3 + 3 + 32 x 4
+    assert env.action_space(params).shape == (4,)
+    assert float(env.action_space(params).low) == -1.0 and float(env.action_space(params).high) == 1.0
+    obs, state = env.reset(jax.random.key(1), params)
+    assert obs.shape == (146,) and obs.dtype == jnp.float32
+    assert env.privileged_observation(state, params).shape == (28,)  # L2F's privileged critic input
+    tracking, tparams = jaxrl_suite.make("Quadrotor-FigureEight-v0")
+    assert tracking.observation_space(tparams).shape == (152,)
+    assert Hover(action_history=0).observation_space(params).shape == (18,)
+
+
+def test_reset_follows_the_l2f_initial_distribution(many_resets):
+    _, s = many_resets
+    q = np.stack(s.quad.quaternion, -1)
+    p = np.stack(s.quad.position, -1)
+    guided = np.all(p == 0, axis=1) & (q[:, 0] == 1)
+    assert abs(guided.mean() - 0.1) < 0.02
+    free = ~guided
+    assert np.all(np.abs(p) <= 0.2) and np.abs(p[free]).max() > 0.19
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-6)
+    angle = 2 * np.arccos(np.clip(np.abs(q[free, 0]), 0, 1))
+    assert angle.max() <= 0.5 * 3.14 + 1e-4 and angle.max() > 1.5
+    # uniform rotations conditioned on angle <= m: P(angle <= 45°) = (θ − sin θ) / (m − sin m)
+    expected = (math.pi / 4 - math.sin(math.pi / 4)) / (1.57 - math.sin(1.57))
+    assert abs(np.mean(angle <= math.pi / 4) - expected) < 0.02
+    axis = q[free, 1:] / np.linalg.norm(q[free, 1:], axis=1, keepdims=True)
+    assert np.all(np.abs(axis.mean(0)) < 0.05)
+    for vec in (s.quad.velocity, s.quad.angular_velocity):
+        v = np.stack(vec, -1)
+        assert np.all(np.abs(v) <= 1.0) and np.abs(v).max() > 0.99
+    np.testing.assert_allclose(np.stack(s.quad.rpm, -1), 21702 / 2)  # normalised command 0
+    assert np.all(s.action_history == 0)
+    force, torque = np.stack(s.force, -1), np.stack(s.torque, -1)
+    assert abs(force.std() / (0.027 * 9.81 / 20) - 1) < 0.05
+    assert abs(torque.std() / (0.027 * 9.81 / 1e4) - 1) < 0.05
+    assert np.all(s.scale.mass == 1) and np.all(s.time == 0)
+
+
+def test_rotation_angle_sampler_inverts_the_conditioned_cdf():
+    u = jnp.linspace(0.0, 1.0, 101)
+    theta = np.asarray(sample_rotation_angle(u, 1.57))
+    cdf = (theta - np.sin(theta)) / (1.57 - math.sin(1.57))
+    np.testing.assert_allclose(cdf, np.asarray(u), atol=2e-5)
+    assert np.all(np.diff(theta) > 0) and theta[-1] == pytest.approx(1.57, abs=1e-5)
+
+
+def test_reward_is_the_l2f_squared_reward(hover):
+    env, params = hover
+    params = params.replace(**QUIET)
+    _, state = env.reset_env(jax.random.key(0), params)
+    baseline = jnp.full((4,), 0.334)
+    assert float(env.reward(state, baseline, params)) == pytest.approx(2.0, abs=1e-6)
+    assert float(env.reward(state, jnp.zeros(4), params)) == pytest.approx(
+        2 - 0.5 * 0.01 * 4 * 0.334**2, abs=1e-6
+    )
+    theta = 0.4
+    quad = state.quad.replace(
+        position=(jnp.float32(0.1), jnp.float32(-0.2), jnp.float32(0.0)),
+        quaternion=(
+            jnp.float32(math.cos(theta / 2)),
+            jnp.float32(math.sin(theta / 2)),
+            jnp.float32(0),
+            jnp.float32(0),
+        ),
+        velocity=(jnp.float32(1.0), jnp.float32(0.0), jnp.float32(0.0)),
+    )
+    cost = 5 * 0.05 + 5 * (1 - math.cos(theta / 2) ** 2) + 0.01 * 1.0
+    got = float(env.reward(state.replace(quad=quad), baseline, params))
+    assert got == pytest.approx(2 - 0.5 * cost, abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def quiet_rollout(hover):
+    """500 un-reset steps at the hover command from a level start at the hover RPM."""
+    env, params = hover
+    hover_action = float(dyn.rpm_to_action(params.dynamics, dyn.hover_rpm(params.dynamics)))
+    params = params.replace(init_rpm=hover_action, **QUIET)
+    _, state = env.reset_env(jax.random.key(0), params)
+    action = jnp.full((4,), hover_action, jnp.float32)
+
+    def body(s, k):
+        obs, s, reward, term, info = env.step_env(k, s, action, params)
+        return s, (obs, reward, term, info["position_error"], s.time, env.is_truncated(s, params))
+
+    final, out = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.key(1), 500)))(state)
+    return env, params, jax.device_get(final), jax.device_get(out), hover_action
+
+
+def test_hover_command_holds_the_drone_until_truncation(quiet_rollout):
+    _, _, final, (obs, reward, term, err, time, trunc), _ = quiet_rollout
+    assert not term.any()
+    assert err.max() < 1e-3 and np.abs(np.stack(final.quad.velocity)).max() < 1e-3
+    np.testing.assert_allclose(reward, 2 - 0.5 * 0.01 * 4 * (0.33405 - 0.334) ** 2, atol=1e-4)
+    assert not trunc[:-1].any() and trunc[-1] and time[-1] == 500
+    np.testing.assert_allclose(obs[-1, 3:12], np.eye(3).ravel(), atol=1e-5)  # rotation matrix, row-major
+
+
+def test_action_history_is_oldest_first_and_observed(hover):
+    env, params = hover
+    params = params.replace(**QUIET)
+    obs, s = env.reset_env(jax.random.key(0), params)
+    a1, a2 = jnp.array([0.1, 0.2, 0.3, 0.4]), jnp.array([-0.5, 0.5, 2.0, -3.0])  # the last two get clipped
+    _, s, *_ = env.step_env(jax.random.key(1), s, a1, params)
+    obs, s, *_ = env.step_env(jax.random.key(2), s, a2, params)
+    np.testing.assert_allclose(s.action_history[-2], a1)
+    np.testing.assert_allclose(s.action_history[-1], [-0.5, 0.5, 1.0, -1.0])
+    assert np.all(np.asarray(s.action_history[:-2]) == 0)
+    np.testing.assert_allclose(obs[18:], np.asarray(s.action_history).ravel())
+
+
+def test_termination_outside_the_box(hover):
+    env, params = hover
+    params = params.replace(reward=RewardParams(termination_penalty=-7.0), **QUIET)
+    _, s = env.reset_env(jax.random.key(0), params)
+    s = s.replace(
+        quad=s.quad.replace(
+            position=(jnp.float32(0.575), jnp.float32(0), jnp.float32(0)),
+            velocity=(jnp.float32(1.0), jnp.float32(0), jnp.float32(0)),
+        )
+    )
+    terminated, rewards = [], []
+    for i in range(4):
+        _, s, r, term, _ = env.step_env(jax.random.key(i), s, jnp.full((4,), 0.334), params)
+        terminated.append(bool(term))
+        rewards.append(float(r))
+    assert terminated == [False, False, True, True]  # x: 0.585, 0.595, 0.605 (> 0.6), 0.615
+    assert rewards[2] == -7.0 and rewards[1] > 0
+
+
+def test_curriculum_follows_l2f():
+    r0 = curriculum_reward(0)
+    assert (float(r0.position), float(r0.linear_velocity), float(r0.action)) == pytest.approx((5, 0.01, 0.01))
+    r1 = curriculum_reward(250_000)  # two stages
+    assert float(r1.position) == pytest.approx(5 * 1.2**2)
+    assert float(r1.linear_velocity) == pytest.approx(0.01 * 1.4**2) and float(r1.action) == pytest.approx(
+        0.0196
+    )
+    r_end = jax.jit(curriculum_reward)(jnp.asarray(5_000_000))
+    assert (float(r_end.position), float(r_end.linear_velocity), float(r_end.action)) == pytest.approx(
+        (40, 1, 1)
+    )
+    assert float(r_end.orientation) == 5 and float(r_end.scale) == 0.5
+
+
+def test_curriculum_is_a_dynamic_param(hover):
+    env, params = hover
+    _, s = env.reset_env(jax.random.key(3), params)
+    reward = jax.jit(env.reward)
+    late = apply_curriculum(params, 3_000_000)
+    action = jnp.zeros(4)
+    assert float(reward(s, action, late)) < float(reward(s, action, params))
+
+
+def test_domain_randomisation_scales_the_episode_model(hover):
+    env, params = hover
+    params = params.replace(
+        randomise_mass=0.2, randomise_inertia=0.1, randomise_thrust=0.05, randomise_motor=0.3
+    )
+    keys = jax.random.split(jax.random.key(0), 256)
+    _, s = jax.vmap(env.reset_env, in_axes=(0, None))(keys, params)
+    for scale, width in (
+        (s.scale.mass, 0.2),
+        (s.scale.inertia[0], 0.1),
+        (s.scale.thrust, 0.05),
+        (s.scale.motor, 0.3),
+    ):
+        scale = np.asarray(scale)
+        assert np.all(np.abs(scale - 1) <= width + 1e-6) and np.abs(scale - 1).max() > 0.8 * width
+    assert np.all(np.asarray(s.scale.torque) == 1)
+    one = jax.tree.map(lambda x: x[0], s)
+    nominal = jax.tree.map(jnp.ones_like, one.scale)
+
+    def climb(mass_factor):
+        state = one.replace(scale=nominal.replace(mass=jnp.float32(mass_factor)))
+        return float(env.step_env(keys[0], state, jnp.full((4,), 0.334), params)[1].quad.velocity[2])
+
+    assert climb(0.8) > climb(1.0) > climb(1.2)
+
+
+def test_privileged_observation_is_noise_free(hover):
+    env, params = hover
+    obs, s = env.reset_env(jax.random.key(5), params)
+    priv = np.asarray(env.privileged_observation(s, params))
+    q = s.quad
+    expected = np.concatenate(
+        [
+            np.stack(q.position),
+            np.stack(dyn.rotation_matrix(q.quaternion)),
+            np.stack(q.velocity),
+            np.stack(q.angular_velocity),
+        ]
+    )
+    np.testing.assert_allclose(priv[:18], expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(priv[18:21], np.stack(s.force) / 0.027, rtol=1e-5)  # as accelerations
+    np.testing.assert_allclose(
+        priv[21:24], np.stack(s.torque) / np.asarray(params.dynamics.inertia), rtol=1e-5
+    )
+    np.testing.assert_allclose(priv[24:28], 0.0, atol=1e-6)  # rotors at the normalised command 0
+    noise = np.asarray(obs[:18]) - priv[:18]
+    assert 0 < np.abs(noise).max() < 0.02 and np.all(noise != 0)
+
+
+def test_figure_eight_reference_and_observation():
+    env, params = jaxrl_suite.make("Quadrotor-FigureEight-v0", **QUIET)
+    obs, s = env.reset_env(jax.random.key(2), params)
+    t = float(s.phase)
+    assert 0 <= t < 5.0
+    w = 2 * math.pi / 5.0
+    ref_p = np.array([0.3 * math.sin(w * t), 0.15 * math.sin(2 * w * t), 0.0])
+    ref_v = np.array([0.3 * w * math.cos(w * t), 0.3 * w * math.cos(2 * w * t), 0.0])
+    np.testing.assert_allclose(obs[-6:-3], ref_p, atol=1e-6)
+    np.testing.assert_allclose(obs[-3:], ref_v, atol=1e-6)
+    np.testing.assert_allclose(np.stack(s.quad.position), ref_p, atol=1e-6)  # guided start on the reference
+    np.testing.assert_allclose(obs[:3], 0.0, atol=1e-6)  # the observation holds the position error
+    _, s2, reward, term, info = env.step_env(jax.random.key(3), s, jnp.full((4,), 0.334), params)
+    err = np.stack(s2.quad.position) - np.array(
+        [0.3 * math.sin(w * (t + 0.01)), 0.15 * math.sin(2 * w * (t + 0.01)), 0]
+    )
+    assert float(info["position_error"]) == pytest.approx(np.linalg.norm(err), abs=1e-6)
+    assert not bool(term)
+    fixed = jaxrl_suite.make("Quadrotor-FigureEight-v0", random_phase=False)
+    assert float(fixed[0].reset_env(jax.random.key(2), fixed[1])[1].phase) == 0.0
+    assert isinstance(env, FigureEight)
+
+
+def test_render_frames_gif_and_trajectory_plot(quiet_rollout, tmp_path):
+    env, params, final, _, _ = quiet_rollout
+    frame = np.asarray(jax.jit(env.render)(final, params))
+    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+    moved = final.replace(
+        quad=final.quad.replace(position=(np.float32(0.3), np.float32(0.2), np.float32(0.3)))
+    )
+    assert np.mean(np.asarray(env.render(moved, params)) != frame) > 0.001
+    states = jax.tree.map(lambda a, b: np.stack([a, b]), final, moved)
+    images = render.frames(env, states, params)
+    assert images.shape == (2, 128, 128, 3)
+    import imageio.v2 as imageio
+
+    gif = render.save_gif(images, str(tmp_path / "flight.gif"))
+    assert len(imageio.mimread(gif)) == 2
+    positions = np.random.default_rng(0).uniform(-0.3, 0.3, (50, 3))
+    render.plot_trajectory(positions, references=positions * 0.5, path=str(tmp_path / "traj.png"))
+    assert (tmp_path / "traj.png").stat().st_size > 1000
+
+
+def test_bad_configuration_is_rejected():
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="action_history"):
+            Hover(action_history=bad)
+    with pytest.raises(ValueError, match="dtype"):
+        Hover(dtype=jnp.int32)
+    if not jax.config.jax_enable_x64:
+        with pytest.raises(ValueError, match="enable_x64"):
+            Hover(dtype=jnp.float64)
+
+
+def test_float64_env_under_x64():
+    with jax.enable_x64(True):
+        env = Hover(dtype=jnp.float64)
+        obs, s = env.reset(jax.random.key(0), env.default_params)
+        obs, s, reward, *_ = env.step(jax.random.key(1), s, jnp.zeros(4), env.default_params)
+        assert obs.dtype == jnp.float64 and s.quad.position[0].dtype == jnp.float64
