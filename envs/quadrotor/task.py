@@ -114,13 +114,6 @@ def episode_dynamics(params: QuadrotorParams, scale: ModelScale) -> dyn.QuadPara
     )
 
 
-def opaque(x: jax.Array) -> jax.Array:
-    """``x`` unchanged (NaN aside), but hidden from multiply-add contraction: XLA's CPU code contracts
-    ``a * b + c`` into one FMA in some fusions and not in others, so without this a vmapped env and an
-    unbatched one disagree in the last bit where a product meets a sum (conformance wants identical rows)."""
-    return jnp.where(jnp.isnan(x), 0.0, x)
-
-
 def _theta_minus_sin(t: jax.Array) -> jax.Array:
     """``t − sin t`` without cancellation for small ``t`` (series below 0.5 rad)."""
     t2 = t * t
@@ -188,13 +181,6 @@ class QuadrotorTask(Environment):
     def action_space(self, params: Any) -> spaces.Box:
         return spaces.Box(-1.0, 1.0, (4,), self.dtype)
 
-    def _reference(self, t: jax.Array, params: QuadrotorParams) -> tuple[tuple, tuple]:
-        """``reference`` with its values made opaque to multiply-add contraction (see ``opaque``)."""
-        out = self.reference(t, params)
-        if all(isinstance(x, float) for x in jax.tree.leaves(out)):
-            return out  # a constant reference (hover) stays foldable
-        return jax.tree.map(opaque, out)
-
     def time_of(self, state: QuadrotorState, params: QuadrotorParams) -> jax.Array:
         """Seconds since the reference's start at this state."""
         return state.phase + state.time.astype(self.dtype) * jnp.asarray(params.dynamics.dt, self.dtype)
@@ -219,7 +205,7 @@ class QuadrotorTask(Environment):
             half_sin * rho * jnp.sin(phi),
             half_sin * z,
         )
-        dv = tuple(opaque(sym(next(u)) * params.init_max_linear_velocity) for _ in range(3))
+        dv = tuple(sym(next(u)) * params.init_max_linear_velocity for _ in range(3))
         omega = tuple(sym(next(u)) * params.init_max_angular_velocity for _ in range(3))
 
         factor = lambda width: 1 + sym(next(u)) * width
@@ -231,7 +217,7 @@ class QuadrotorTask(Environment):
             motor=factor(params.randomise_motor),
         )
         phase = self.sample_phase(next(u), params)
-        ref_p, ref_v = self._reference(phase, params)
+        ref_p, ref_v = self.reference(phase, params)
         nominal = dyn.cast_params(params.dynamics, self.dtype)
         rpm = dyn.action_to_rpm(nominal, jnp.asarray(params.init_rpm, self.dtype))
         cast = lambda x: jnp.asarray(x, self.dtype)
@@ -270,7 +256,7 @@ class QuadrotorTask(Environment):
         else:
             history = state.action_history
         next_state = state.replace(time=state.time + 1, quad=quad, action_history=history)
-        ref_p, _ = self._reference(self.time_of(next_state, params), params)
+        ref_p, _ = self.reference(self.time_of(next_state, params), params)
         err = [quad.position[i] - ref_p[i] for i in range(3)]
         too_far = [jnp.abs(e) > params.position_threshold for e in err]
         too_fast = [jnp.abs(v) > params.linear_velocity_threshold for v in quad.velocity]
@@ -286,7 +272,7 @@ class QuadrotorTask(Environment):
         """L2F's squared reward on the pre-step state (errors relative to the reference) and the action."""
         w = params.reward
         q = state.quad
-        ref_p, ref_v = self._reference(self.time_of(state, params), params)
+        ref_p, ref_v = self.reference(self.time_of(state, params), params)
         sq = lambda xs: xs[0] * xs[0] + xs[1] * xs[1] + xs[2] * xs[2]
         pos = sq([q.position[i] - ref_p[i] for i in range(3)])
         vel = sq([q.velocity[i] - ref_v[i] for i in range(3)])
@@ -300,8 +286,8 @@ class QuadrotorTask(Environment):
         """Actor observation: noisy position error, rotation matrix (row-major), velocity error, body rates;
         then the action history (oldest first) and the task's target features."""
         q = state.quad
-        ref_p, ref_v = self._reference(self.time_of(state, params), params)
-        noise = opaque(jax.random.normal(key, (18,), self.dtype))
+        ref_p, ref_v = self.reference(self.time_of(state, params), params)
+        noise = jax.random.normal(key, (18,), self.dtype)
         std = jnp.concatenate(
             [
                 jnp.full((3,), params.noise_position, self.dtype),
@@ -310,7 +296,7 @@ class QuadrotorTask(Environment):
                 jnp.full((3,), params.noise_angular_velocity, self.dtype),
             ]
         )
-        base = self._base_features(q, ref_p, ref_v) + opaque(std * noise)
+        base = self._base_features(q, ref_p, ref_v) + std * noise
         parts = [base, state.action_history.reshape(-1)]
         feats = self.target_features(ref_p, ref_v, params)
         if feats:
@@ -330,7 +316,7 @@ class QuadrotorTask(Environment):
         features."""
         q = state.quad
         model = dyn.cast_params(episode_dynamics(params, state.scale), self.dtype)
-        ref_p, ref_v = self._reference(self.time_of(state, params), params)
+        ref_p, ref_v = self.reference(self.time_of(state, params), params)
         force = [f / model.mass for f in state.force]
         torque = [state.torque[i] / model.inertia[i] for i in range(3)]
         rotors = [dyn.rpm_to_action(model, r) for r in q.rpm]
@@ -340,7 +326,7 @@ class QuadrotorTask(Environment):
 
     def render(self, state: QuadrotorState, params: QuadrotorParams) -> jax.Array:
         """An RGB frame ``uint8[H, W, 3]`` (pure JAX, jittable): oblique view of the drone and reference."""
-        ref_p, _ = self._reference(self.time_of(state, params), params)
+        ref_p, _ = self.reference(self.time_of(state, params), params)
         return rnd.draw_frame(
             dyn.stack(state.quad.position),
             dyn.stack(state.quad.quaternion),
