@@ -168,7 +168,7 @@ def compile_times(n: int = 16) -> dict[str, float]:
 
 def main() -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--envs", nargs="+", default=["MiniGrid-DoorKey-8x8-v0", "MiniGrid-Empty-8x8-v0"])
+    p.add_argument("--envs", nargs="+", default=list(PEER_IDS))
     p.add_argument("--num-envs", nargs="+", type=int, default=[1, 1024, 4096])
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--reps", type=int, default=3)

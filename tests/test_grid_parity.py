@@ -95,3 +95,19 @@ def test_parity_all_ids_many_levels(env_id):
     stats = run_parity(env_id, levels=40, steps=300)
     assert stats["steps"] >= 40
     np.testing.assert_(stats["truncated"] >= 1)
+
+
+def test_static_settings_match_minigrid_for_every_id():
+    """max_steps, action count, view size, see-through flag and grid size are MiniGrid's, id by id."""
+    for env_id in ALL_IDS:
+        env, params = jaxrl_suite.make(env_id)
+        mg = GP.make_minigrid(env_id)
+        mg.reset(seed=0)
+        assert params.max_steps_in_episode == mg.max_steps, env_id
+        assert env.action_space(params).n == mg.action_space.n, env_id
+        assert env.see_through_walls == mg.see_through_walls, env_id
+        assert (env.width, env.height) == (mg.width, mg.height), env_id
+        image = env.observation_space(params).spaces["image"]
+        assert image.shape == mg.observation_space["image"].shape, env_id
+        has_mission = "mission" in env.observation_space(params).spaces
+        assert has_mission == bool(GP.mission_vector(env_id, mg.mission)), env_id
