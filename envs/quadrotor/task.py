@@ -22,7 +22,9 @@ from flax import struct
 from jaxrl_suite import spaces
 from jaxrl_suite.env import Environment, EnvParams, EnvState
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
+from jaxrl_suite.envs.quadrotor import randomness as rng
 from jaxrl_suite.envs.quadrotor import render as rnd
+from jaxrl_suite.envs.quadrotor.materialize import materialize, materialize_tree
 
 _MASS_G = 0.027 * 9.81  # L2F writes its disturbance scales as fractions of the Crazyflie's weight
 
@@ -131,7 +133,7 @@ def sample_rotation_angle(u: jax.Array, max_angle: jax.Array) -> jax.Array:
     max_angle = jnp.clip(max_angle, 1e-6, math.pi)
     y = u * _theta_minus_sin(max_angle)
     theta = jnp.minimum(jnp.cbrt(6 * y), max_angle)  # from below: f(θ) <= θ³/6
-    for _ in range(8):
+    for _ in range(4):  # quadratic convergence: 3 reach float32 precision
         slope = 2 * jnp.sin(theta / 2) ** 2  # 1 − cos θ, without cancellation
         step = (_theta_minus_sin(theta) - y) / jnp.maximum(slope, 1e-30)
         theta = jnp.clip(theta - step, 0.0, max_angle)
@@ -186,9 +188,9 @@ class QuadrotorTask(Environment):
         return state.phase + state.time.astype(self.dtype) * jnp.asarray(params.dynamics.dt, self.dtype)
 
     def reset_env(self, key: jax.Array, params: QuadrotorParams):
-        k_u, k_n, k_obs = jax.random.split(key, 3)
-        u = iter(jax.random.uniform(k_u, (22,), self.dtype))
-        n = iter(jax.random.normal(k_n, (6,), self.dtype))
+        draws = materialize(rng.uniforms(key, 22 + 6 + 18, self.dtype))  # see randomness.py
+        u = iter(draws[:22])
+        n = iter(rng.normal_from_uniform(draws[22:28]))
         sym = lambda x: 2 * x - 1  # U(0,1) -> U(-1,1)
 
         guided = next(u) < params.init_guidance
@@ -228,6 +230,7 @@ class QuadrotorTask(Environment):
             angular_velocity=tuple(cast(c) for c in omega),
             rpm=(cast(rpm),) * 4,
         )
+        quad = materialize_tree(quad)
         history = jnp.full((self.history, 4), dyn.rpm_to_action(nominal, rpm), self.dtype)
         state = QuadrotorState(
             time=jnp.zeros((), jnp.int32),
@@ -238,7 +241,7 @@ class QuadrotorTask(Environment):
             scale=jax.tree.map(cast, scale),
             phase=cast(phase),
         )
-        return self.observe(k_obs, state, params), state
+        return self.observe(rng.normal_from_uniform(draws[28:]), state, params), state
 
     def sample_phase(self, u: jax.Array, params: QuadrotorParams) -> jax.Array:
         """Start time of the reference for a new episode (0 unless a task randomises it)."""
@@ -249,6 +252,7 @@ class QuadrotorTask(Environment):
         model = episode_dynamics(params, state.scale)
         cmd = dyn.action_to_rpm(dyn.cast_params(model, self.dtype), action)
         quad = dyn.step(model, state.quad, dyn.unstack(cmd, 4), state.force, state.torque)
+        quad = materialize_tree(quad)  # read by obs, reward, termination, selects: compute once
 
         reward = self.reward(state, action, params)
         if self.history > 0:
@@ -265,7 +269,7 @@ class QuadrotorTask(Environment):
         reward = jnp.where(terminated, params.reward.termination_penalty, reward)
         distance = jnp.sqrt(err[0] ** 2 + err[1] ** 2 + err[2] ** 2)
         info = {"position_error": distance.astype(jnp.float32)}
-        obs = self.observe(key, next_state, params)
+        obs = self.observe(materialize(rng.normals(key, 18, self.dtype)), next_state, params)
         return obs, next_state, reward.astype(jnp.float32), terminated, info
 
     def reward(self, state: QuadrotorState, action: jax.Array, params: QuadrotorParams) -> jax.Array:
@@ -282,12 +286,12 @@ class QuadrotorTask(Environment):
         cost = w.position * pos + w.orientation * ori + w.linear_velocity * vel + w.angular_velocity * ang
         return w.constant - w.scale * (cost + w.action * act)
 
-    def observe(self, key: jax.Array, state: QuadrotorState, params: QuadrotorParams) -> jax.Array:
-        """Actor observation: noisy position error, rotation matrix (row-major), velocity error, body rates;
-        then the action history (oldest first) and the task's target features."""
+    def observe(self, noise: jax.Array, state: QuadrotorState, params: QuadrotorParams) -> jax.Array:
+        """Actor observation: position error, rotation matrix (row-major), velocity error, body rates, each
+        plus ``noise`` (18 standard normals) times its std; then the action history (oldest first) and the
+        task's target features."""
         q = state.quad
         ref_p, ref_v = self.reference(self.time_of(state, params), params)
-        noise = jax.random.normal(key, (18,), self.dtype)
         std = jnp.concatenate(
             [
                 jnp.full((3,), params.noise_position, self.dtype),
