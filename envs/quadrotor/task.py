@@ -273,7 +273,8 @@ class QuadrotorTask(Environment):
         return obs, next_state, reward.astype(jnp.float32), terminated, info
 
     def reward(self, state: QuadrotorState, action: jax.Array, params: QuadrotorParams) -> jax.Array:
-        """L2F's squared reward on the pre-step state (errors relative to the reference) and the action."""
+        """L2F's squared reward on the pre-step state (errors relative to the reference) and the clipped
+        action."""
         w = params.reward
         q = state.quad
         ref_p, ref_v = self.reference(self.time_of(state, params), params)
