@@ -54,6 +54,11 @@ class DriftHparams(PPOHparams):
             arr = np.asarray(value, dtype=np.float64)
             if not np.all(np.isfinite(arr)) or not np.all(ok(arr)):
                 raise ValueError(f"invalid hyperparameter {name}={value}")
+        if self.drift_params is not None and not isinstance(self.drift_params, dict):
+            raise ValueError(
+                "drift_params must be a dict of arrays (w_in, w_out); to load weights from a file use "
+                "DriftConfig.drift_weights (--drift-weights)"
+            )
         if self.drift_params is not None:
             leaves = [x for x in jax.tree.leaves(self.drift_params) if not isinstance(x, jax.core.Tracer)]
             if any(not np.all(np.isfinite(np.asarray(x))) for x in leaves):

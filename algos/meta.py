@@ -189,7 +189,9 @@ class MetaConfig:
         return dataclasses.replace(self.inner, drift=self.drift, drift_hidden=self.hidden, drift_weights=None)
 
     def to_json(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        """The effective configuration (the inner config as trained), JSON-ready; it fingerprints checkpoints."""
+        blob = dataclasses.asdict(dataclasses.replace(self, inner=self.inner_config))
+        return json.loads(json.dumps(blob, default=str))
 
 
 @struct.dataclass
@@ -484,7 +486,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def fitness_plot(history: list[dict], path: Path, title: str = "") -> Path:
+def fitness_plot(history: list[dict], path: Path, title: str = "", reference: float | None = None) -> Path:
+    """Population fitness (mean and range) and the ES mean on held-out seeds; ``reference``: PPO's level there."""
     from matplotlib.figure import Figure
 
     g = [r["generation"] for r in history]
@@ -498,6 +501,8 @@ def fitness_plot(history: list[dict], path: Path, title: str = "") -> Path:
     ev = [(r["generation"], r["eval_fitness"]) for r in history if r.get("eval_fitness") is not None]
     if ev:
         ax.plot(*zip(*ev, strict=True), "o-", label="ES mean, held-out seeds")
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls="--", lw=1, label="PPO, held-out seeds")
     ax.set_xlabel("generation")
     ax.set_ylabel("meta-fitness")
     ax.set_title(title)
@@ -571,6 +576,14 @@ def meta_train(
         dynamic_ncols=True,
         desc=f"meta-train {meta.config.drift}",
     )
+    if progress and start < generations:
+        ppo = ", ".join(
+            f"{e} {v:.4g}" for e, v in zip(meta.config.envs, np.asarray(state.ppo_return), strict=True)
+        )
+        dpo = ", ".join(
+            f"{e} {v:.4g}" for e, v in zip(meta.config.envs, np.asarray(state.dpo_return), strict=True)
+        )
+        bar.write(f"held-out seeds: PPO {ppo}; DPO {dpo}", file=sys.stderr)
     interrupted = False
     gen_times = []
     done_here = 0
@@ -647,9 +660,9 @@ def meta_train(
         out_dir.mkdir(parents=True, exist_ok=True)
         save_drift(out_dir / "drift.json", meta.config, params, summary)
         if history:
-            fitness_plot(
-                history, out_dir / "fitness.png", f"{meta.config.drift} on {', '.join(meta.config.envs)}"
-            )
+            title = f"{meta.config.drift} on {', '.join(meta.config.envs)}"
+            ref = 0.0 if meta.config.normalized else float(np.mean(ppo_ref))  # normalised scores: PPO = 0
+            fitness_plot(history, out_dir / "fitness.png", title, reference=ref)
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return MetaResult(state, params, history, summary, out_dir, interrupted)
 
