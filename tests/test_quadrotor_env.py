@@ -4,6 +4,7 @@ domain randomisation, the figure-eight reference and rendering (float32, small b
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -37,18 +38,27 @@ def hover():
 
 
 @pytest.fixture(scope="module")
+def jitted(hover):
+    """The hover env's reset, step and reward, compiled once for all tests (params are arguments)."""
+    env, _ = hover
+    return SimpleNamespace(
+        reset=jax.jit(env.reset_env), step=jax.jit(env.step_env), reward=jax.jit(env.reward)
+    )
+
+
+@pytest.fixture(scope="module")
 def many_resets(hover):
     env, params = hover
     keys = jax.random.split(jax.random.key(0), 8192)
     return jax.device_get(jax.jit(jax.vmap(env.reset_env, in_axes=(0, None)))(keys, params))
 
 
-def test_spaces_and_dimensions(hover):
+def test_spaces_and_dimensions(hover, jitted):
     env, params = hover
     assert env.observation_space(params).shape == (146,)  # L2F: 3 + 9 + 3 + 3 + 32 x 4
     assert env.action_space(params).shape == (4,)
     assert float(env.action_space(params).low) == -1.0 and float(env.action_space(params).high) == 1.0
-    obs, state = env.reset(jax.random.key(1), params)
+    obs, state = jitted.reset(jax.random.key(1), params)
     assert obs.shape == (146,) and obs.dtype == jnp.float32
     assert env.privileged_observation(state, params).shape == (28,)  # L2F's privileged critic input
     tracking, tparams = jaxrl_suite.make("Quadrotor-FigureEight-v0")
@@ -91,13 +101,13 @@ def test_rotation_angle_sampler_inverts_the_conditioned_cdf():
     assert np.all(np.diff(theta) > 0) and theta[-1] == pytest.approx(1.57, abs=1e-5)
 
 
-def test_reward_is_the_l2f_squared_reward(hover):
+def test_reward_is_the_l2f_squared_reward(hover, jitted):
     env, params = hover
     params = params.replace(**QUIET)
-    _, state = env.reset_env(jax.random.key(0), params)
+    _, state = jitted.reset(jax.random.key(0), params)
     baseline = jnp.full((4,), 0.334)
-    assert float(env.reward(state, baseline, params)) == pytest.approx(2.0, abs=1e-6)
-    assert float(env.reward(state, jnp.zeros(4), params)) == pytest.approx(
+    assert float(jitted.reward(state, baseline, params)) == pytest.approx(2.0, abs=1e-6)
+    assert float(jitted.reward(state, jnp.zeros(4), params)) == pytest.approx(
         2 - 0.5 * 0.01 * 4 * 0.334**2, abs=1e-6
     )
     theta = 0.4
@@ -112,7 +122,7 @@ def test_reward_is_the_l2f_squared_reward(hover):
         velocity=(jnp.float32(1.0), jnp.float32(0.0), jnp.float32(0.0)),
     )
     cost = 5 * 0.05 + 5 * (1 - math.cos(theta / 2) ** 2) + 0.01 * 1.0
-    got = float(env.reward(state.replace(quad=quad), baseline, params))
+    got = float(jitted.reward(state.replace(quad=quad), baseline, params))
     assert got == pytest.approx(2 - 0.5 * cost, abs=1e-5)
 
 
@@ -142,23 +152,23 @@ def test_hover_command_holds_the_drone_until_truncation(quiet_rollout):
     np.testing.assert_allclose(obs[-1, 3:12], np.eye(3).ravel(), atol=1e-5)  # rotation matrix, row-major
 
 
-def test_action_history_is_oldest_first_and_observed(hover):
+def test_action_history_is_oldest_first_and_observed(hover, jitted):
     env, params = hover
     params = params.replace(**QUIET)
-    obs, s = env.reset_env(jax.random.key(0), params)
+    obs, s = jitted.reset(jax.random.key(0), params)
     a1, a2 = jnp.array([0.1, 0.2, 0.3, 0.4]), jnp.array([-0.5, 0.5, 2.0, -3.0])  # the last two get clipped
-    _, s, *_ = env.step_env(jax.random.key(1), s, a1, params)
-    obs, s, *_ = env.step_env(jax.random.key(2), s, a2, params)
+    _, s, *_ = jitted.step(jax.random.key(1), s, a1, params)
+    obs, s, *_ = jitted.step(jax.random.key(2), s, a2, params)
     np.testing.assert_allclose(s.action_history[-2], a1)
     np.testing.assert_allclose(s.action_history[-1], [-0.5, 0.5, 1.0, -1.0])
     assert np.all(np.asarray(s.action_history[:-2]) == 0)
     np.testing.assert_allclose(obs[18:], np.asarray(s.action_history).ravel())
 
 
-def test_termination_outside_the_box(hover):
+def test_termination_outside_the_box(hover, jitted):
     env, params = hover
     params = params.replace(reward=RewardParams(termination_penalty=-7.0), **QUIET)
-    _, s = env.reset_env(jax.random.key(0), params)
+    _, s = jitted.reset(jax.random.key(0), params)
     s = s.replace(
         quad=s.quad.replace(
             position=(jnp.float32(0.575), jnp.float32(0), jnp.float32(0)),
@@ -167,7 +177,7 @@ def test_termination_outside_the_box(hover):
     )
     terminated, rewards = [], []
     for i in range(4):
-        _, s, r, term, _ = env.step_env(jax.random.key(i), s, jnp.full((4,), 0.334), params)
+        _, s, r, term, _ = jitted.step(jax.random.key(i), s, jnp.full((4,), 0.334), params)
         terminated.append(bool(term))
         rewards.append(float(r))
     assert terminated == [False, False, True, True]  # x: 0.585, 0.595, 0.605 (> 0.6), 0.615
@@ -189,22 +199,22 @@ def test_curriculum_follows_l2f():
     assert float(r_end.orientation) == 5 and float(r_end.scale) == 0.5
 
 
-def test_curriculum_is_a_dynamic_param(hover):
+def test_curriculum_is_a_dynamic_param(hover, jitted):
     env, params = hover
-    _, s = env.reset_env(jax.random.key(3), params)
-    reward = jax.jit(env.reward)
+    _, s = jitted.reset(jax.random.key(3), params)
+    reward = jitted.reward
     late = apply_curriculum(params, 3_000_000)
     action = jnp.zeros(4)
     assert float(reward(s, action, late)) < float(reward(s, action, params))
 
 
-def test_domain_randomisation_scales_the_episode_model(hover):
+def test_domain_randomisation_scales_the_episode_model(hover, jitted):
     env, params = hover
     params = params.replace(
         randomise_mass=0.2, randomise_inertia=0.1, randomise_thrust=0.05, randomise_motor=0.3
     )
     keys = jax.random.split(jax.random.key(0), 256)
-    _, s = jax.vmap(env.reset_env, in_axes=(0, None))(keys, params)
+    _, s = jax.jit(jax.vmap(env.reset_env, in_axes=(0, None)))(keys, params)
     for scale, width in (
         (s.scale.mass, 0.2),
         (s.scale.inertia[0], 0.1),
@@ -219,14 +229,14 @@ def test_domain_randomisation_scales_the_episode_model(hover):
 
     def climb(mass_factor):
         state = one.replace(scale=nominal.replace(mass=jnp.float32(mass_factor)))
-        return float(env.step_env(keys[0], state, jnp.full((4,), 0.334), params)[1].quad.velocity[2])
+        return float(jitted.step(keys[0], state, jnp.full((4,), 0.334), params)[1].quad.velocity[2])
 
     assert climb(0.8) > climb(1.0) > climb(1.2)
 
 
-def test_privileged_observation_is_noise_free(hover):
+def test_privileged_observation_is_noise_free(hover, jitted):
     env, params = hover
-    obs, s = env.reset_env(jax.random.key(5), params)
+    obs, s = jitted.reset(jax.random.key(5), params)
     priv = np.asarray(env.privileged_observation(s, params))
     q = s.quad
     expected = np.concatenate(
@@ -249,7 +259,7 @@ def test_privileged_observation_is_noise_free(hover):
 
 def test_figure_eight_reference_and_observation():
     env, params = jaxrl_suite.make("Quadrotor-FigureEight-v0", **QUIET)
-    obs, s = env.reset_env(jax.random.key(2), params)
+    obs, s = jax.jit(env.reset_env)(jax.random.key(2), params)
     t = float(s.phase)
     assert 0 <= t < 5.0
     w = 2 * math.pi / 5.0
@@ -259,7 +269,7 @@ def test_figure_eight_reference_and_observation():
     np.testing.assert_allclose(obs[-3:], ref_v, atol=1e-6)
     np.testing.assert_allclose(np.stack(s.quad.position), ref_p, atol=1e-6)  # guided start on the reference
     np.testing.assert_allclose(obs[:3], 0.0, atol=1e-6)  # the observation holds the position error
-    _, s2, reward, term, info = env.step_env(jax.random.key(3), s, jnp.full((4,), 0.334), params)
+    _, s2, reward, term, info = jax.jit(env.step_env)(jax.random.key(3), s, jnp.full((4,), 0.334), params)
     err = np.stack(s2.quad.position) - np.array(
         [0.3 * math.sin(w * (t + 0.01)), 0.15 * math.sin(2 * w * (t + 0.01)), 0]
     )
@@ -272,12 +282,13 @@ def test_figure_eight_reference_and_observation():
 
 def test_render_frames_gif_and_trajectory_plot(quiet_rollout, tmp_path):
     env, params, final, _, _ = quiet_rollout
-    frame = np.asarray(jax.jit(env.render)(final, params))
+    draw = jax.jit(env.render)
+    frame = np.asarray(draw(final, params))
     assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
     moved = final.replace(
         quad=final.quad.replace(position=(np.float32(0.3), np.float32(0.2), np.float32(0.3)))
     )
-    assert np.mean(np.asarray(env.render(moved, params)) != frame) > 0.001
+    assert np.mean(np.asarray(draw(moved, params)) != frame) > 0.001
     states = jax.tree.map(lambda a, b: np.stack([a, b]), final, moved)
     images = render.frames(env, states, params)
     assert images.shape == (2, 128, 128, 3)
@@ -304,8 +315,8 @@ def test_bad_configuration_is_rejected():
 def test_float64_env_under_x64():
     with jax.enable_x64(True):
         env = Hover(dtype=jnp.float64)
-        obs, s = env.reset(jax.random.key(0), env.default_params)
-        obs, s, reward, *_ = env.step(jax.random.key(1), s, jnp.zeros(4), env.default_params)
+        obs, s = jax.jit(env.reset)(jax.random.key(0), env.default_params)
+        obs, s, reward, *_ = jax.jit(env.step_env)(jax.random.key(1), s, jnp.zeros(4), env.default_params)
         assert obs.dtype == jnp.float64 and s.quad.position[0].dtype == jnp.float64
 
 
