@@ -19,9 +19,11 @@ from jaxrl_suite.envs.quadrotor.task import QuadrotorParams, QuadrotorTask
 
 @struct.dataclass
 class FigureEightParams(QuadrotorParams):
+    """The hover task's params plus the reference's size, lap time and start phase."""
+
     max_steps_in_episode: int = 1000
     amplitude: Any = 0.3  # m, half the width of the eight
-    period: Any = 5.0  # s per lap (peak speed ≈ 0.45 m/s)
+    period: Any = 5.0  # s per lap (peak speed 0.53 m/s)
     random_phase: Any = True  # start each episode at a uniformly random point of the lap
 
 
