@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from jaxrl_suite.envs.grid.base import GridEnv
 from jaxrl_suite.envs.grid.state import GridParams, GridState
-
 from jaxrl_suite.registry import register
 
 _P = "jaxrl_suite.envs.grid.envs."

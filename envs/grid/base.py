@@ -13,14 +13,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxrl_suite import spaces
+from jaxrl_suite.env import Environment, select_tree
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import observation as O
 from jaxrl_suite.envs.grid import render as R
 from jaxrl_suite.envs.grid.dynamics import core_step, success_reward
 from jaxrl_suite.envs.grid.state import GridParams, GridState
-
-from jaxrl_suite import spaces
-from jaxrl_suite.env import Environment, select_tree
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:

@@ -11,10 +11,12 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid.state import GridState
 
 _DIR_VEC = jnp.asarray(C.DIR_TO_VEC)
+SELECT_WRITE_CELLS = 100  # grids up to this many cells are written by select, larger ones by scatter
 
 
 class Events(NamedTuple):
@@ -54,8 +56,15 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
     fpos = front_of(pos, d)
     fx, fy = jnp.clip(fpos[0], 0, w - 1), jnp.clip(fpos[1], 0, h - 1)
     cell = state.grid[fy, fx]
-    # one-cell writes as selects over the small grid: they fuse with the rest of the step (a scatter would not)
+    # One-cell writes: on small grids a select over the grid fuses with the rest of the step; on large ones a
+    # scatter (its own kernel, but one cell) beats touching every cell.
     here = (jnp.arange(w)[None, :] == fx) & (jnp.arange(h)[:, None] == fy)
+
+    def write(array, value):
+        if h * w <= SELECT_WRITE_CELLS:
+            return jnp.where(here[..., None], value, array)
+        return array.at[fy, fx].set(value)
+
     ctype, ccol, cstate = cell[0], cell[1], cell[2]
     carry_t, carry_c = state.carrying[0], state.carrying[1]
     holding = carry_t != C.EMPTY
@@ -98,8 +107,8 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
         new_inside = jnp.where(
             dropped, state.carrying_contents, jnp.where(picked | box_opened, nothing, inside)
         )
-        contents = jnp.where(here[..., None], new_inside, contents)
-    grid = jnp.where(here[..., None], new_cell, state.grid)
+        contents = write(contents, new_inside)
+    grid = write(state.grid, new_cell)
 
     new_state = state.replace(
         time=state.time + 1,

@@ -15,6 +15,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from jaxrl_suite.envs.grid import constants as C
 
 SUBDIVS = 3

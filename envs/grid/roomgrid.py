@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 
@@ -82,11 +83,17 @@ class RoomLayout:
         return None
 
 
-def place_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j, agent_pos) -> jax.Array:
-    """``RoomGrid.place_in_room``: uniform empty cell of room (i, j) at Manhattan distance >= 2 from the agent."""
+def room_free(grid, layout: RoomLayout, i, j, agent_pos) -> jax.Array:
+    """bool[H, W]: where ``place_in_room`` may put an object: empty cells of room (i, j) at Manhattan distance
+    >= 2 from the agent (``reject_next_to``; that also excludes the agent's own cell)."""
     X, Y = L.coords(layout.height, layout.width)
     far = (jnp.abs(X - agent_pos[0]) + jnp.abs(Y - agent_pos[1])) >= 2
-    return L.place(rng, grid, layout.room_mask(i, j) & far)
+    return layout.room_mask(i, j) & far & L.free_mask(grid)
+
+
+def place_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j, agent_pos) -> jax.Array:
+    """``RoomGrid.place_in_room``: uniform over ``room_free``."""
+    return L.flat_to_xy(rng.choice(room_free(grid, layout, i, j, agent_pos)), layout.width)
 
 
 def place_agent_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j) -> tuple[jax.Array, jax.Array]:

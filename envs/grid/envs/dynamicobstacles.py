@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
@@ -96,12 +97,12 @@ class DynamicObstacles(GridEnv):
             pos, d = L.place_agent_pose(rng, grid, everywhere)
         else:
             pos, d = jnp.array([1, 1], jnp.int32), jnp.int32(0)
-        obstacles = []
-        for _ in range(self.n_obstacles):
-            p = L.place(rng, grid, everywhere, pos)
-            grid = L.put(grid, p, BALL)
-            obstacles.append(p)
-        obstacles = jnp.stack(obstacles) if obstacles else jnp.zeros((0, 2), jnp.int32)
+
+        def place(grid, word):  # MiniGrid's place_obj(Ball()): uniform empty cell, not the agent's
+            p = L.flat_to_xy(L.masked_choice(word, L.free_mask(grid) & L.not_at(s, s, pos)), s)
+            return L.put(grid, p, BALL), p
+
+        grid, obstacles = jax.lax.scan(place, grid, rng.words(self.n_obstacles))
         return self.new_state(grid, pos, d, obstacles=obstacles)
 
     def move_obstacles(self, key, state: ObstacleState) -> ObstacleState:

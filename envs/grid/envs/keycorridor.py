@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid import roomgrid as RG
@@ -88,45 +89,42 @@ class KeyCorridor(GridEnv):
         return self.new_state(grid, pos, d, mission=mission, target=target)
 
     def connect_all(self, rng: L.Rand, grid, edge_pos, opening, locked_edge, locked_room_j):
-        """MiniGrid's ``connect_all`` from the agent's room (1, rows // 2)."""
+        """MiniGrid's ``connect_all`` from the agent's room (1, rows // 2).
+
+        Each added door is uniform over the walls still allowed, so the doors added are a uniformly ordered
+        list of the allowed walls, cut at the first prefix that connects every room: we rank the allowed walls
+        randomly, test all prefixes at once (reachability by repeated squaring of the room adjacency) and keep
+        the shortest connecting one.
+        """
         edges = jnp.asarray(self._edges)
         n_rooms, n_edges = 3 * self.rows, len(self._edges)
         locked_room = locked_room_j * 3 + 2
-        is_locked = jnp.arange(n_edges) == locked_edge
-        linked = jnp.asarray(opening) | is_locked  # doors (locked too) and openings connect rooms
+        linked = jnp.asarray(opening) | (jnp.arange(n_edges) == locked_edge)  # openings, the locked door
         allowed = ~linked & (edges[:, 0] != locked_room) & (edges[:, 1] != locked_room)
-        start = jnp.zeros(n_rooms, bool).at[(self.rows // 2) * 3 + 1].set(True)
-        words, u = rng.words(n_edges), rng.uniforms(n_edges)
-
+        order, u = rng.uniforms(n_edges), rng.uniforms(n_edges)
+        rank = L.ranks(jnp.where(allowed, order, 2.0))  # allowed walls first, in a uniform random order
+        prefix = jnp.arange(n_edges + 1)[:, None]
+        links = linked[None, :] | (allowed[None, :] & (rank[None, :] < prefix))  # [prefixes, edges]
         inc0 = jax.nn.one_hot(edges[:, 0], n_rooms, dtype=jnp.float32)  # [edges, rooms]
         inc1 = jax.nn.one_hot(edges[:, 1], n_rooms, dtype=jnp.float32)
-
-        def reach(linked):
-            w = linked.astype(jnp.float32)[:, None]
-            adj = (inc0 * w).T @ inc1
-            adj = (adj + adj.T) > 0
-            r = start
-            for _ in range(n_rooms - 1):
-                r = r | jnp.any(adj & r[None, :], axis=1)
-            return r
-
-        def add(k, carry):
-            linked, allowed, colors = carry
-            todo = ~jnp.all(reach(linked))
-            e = L.masked_choice(words[k], allowed)
-            new = todo & allowed[e]
-            linked = linked.at[e].set(linked[e] | new)
-            allowed = allowed.at[e].set(allowed[e] & ~new)
-            colors = colors.at[e].set(jnp.where(new, L.scale_int(u[k], 0, 6), colors[e]))
-            return linked, allowed, colors
-
-        colors = jnp.full(n_edges, -1, jnp.int32)
-        _, _, colors = jax.lax.fori_loop(0, n_edges, add, (linked, allowed, colors))
+        adj = jnp.einsum("pe,ea,eb->pab", links.astype(jnp.float32), inc0, inc1)
+        reach = (adj + jnp.swapaxes(adj, 1, 2) + jnp.eye(n_rooms)) > 0
+        for _ in range(int(np.ceil(np.log2(n_rooms))) if n_rooms > 1 else 0):
+            m = reach.astype(jnp.float32)
+            reach = jnp.einsum("pab,pbc->pac", m, m) > 0
+        start = (self.rows // 2) * 3 + 1
+        cut = jnp.argmax(jnp.all(reach[:, start, :], axis=1))  # the first prefix that connects all rooms
+        added = allowed & (rank < cut)
+        colors = jnp.where(added, L.scale_int(u, 0, 6), -1)
         X, Y = L.coords(self.layout.height, self.layout.width)
-        for e in range(n_edges):
-            at = (X == edge_pos[e, 0]) & (Y == edge_pos[e, 1]) & (colors[e] >= 0)
-            grid = L.put_where(grid, at, L.cell_of(C.DOOR, jnp.maximum(colors[e], 0), C.CLOSED))
-        return grid
+        at = (
+            (X == edge_pos[:, 0, None, None])
+            & (Y == edge_pos[:, 1, None, None])
+            & (colors >= 0)[:, None, None]
+        )
+        color = jnp.sum(jnp.where(at, colors[:, None, None], 0), axis=0)
+        cells = jnp.stack([jnp.full_like(color, C.DOOR), color, jnp.full_like(color, C.CLOSED)], -1)
+        return jnp.where(jnp.any(at, axis=0)[..., None], cells.astype(jnp.uint8), grid)
 
     def transition(self, key, state, action, params):
         state, _ = core_step(state, action, False)

@@ -4,6 +4,7 @@ the room holding the goal; 10 * size steps."""
 from __future__ import annotations
 
 import jax.numpy as jnp
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int

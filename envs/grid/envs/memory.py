@@ -4,6 +4,7 @@ one of two objects at its end; 5 * size^2 steps. ``pickup`` acts as ``toggle`` (
 from __future__ import annotations
 
 import jax.numpy as jnp
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int

@@ -9,7 +9,10 @@ whatever lies in front of that door, which can be the key (or box) placed for th
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid import roomgrid as RG
@@ -68,7 +71,7 @@ class ObstructedMaze(GridEnv):
 
     def generate(self, key, params):
         lay = self.layout
-        rng = L.Rand(key, 64)
+        rng = L.Rand(key, 32)
         h_pos, v_pos = lay.door_positions(rng)
         door_colors = L.permutation(rng.uniforms(6))  # _rand_subset(COLOR_NAMES, 6): a random order
         grid = jnp.asarray(lay.walls)
@@ -76,50 +79,69 @@ class ObstructedMaze(GridEnv):
         agent0 = jnp.asarray(lay.default_agent)
         X, Y = L.coords(lay.height, lay.width)
 
-        def add_door(grid, contents, i, j, k, color, locked, with_key, with_ball):
-            pos = lay.door_pos(h_pos, v_pos, i, j, k)
-            grid = L.put(grid, pos, L.cell_of(C.DOOR, color, C.LOCKED if locked else C.CLOSED))
-            if with_ball:
-                grid = L.put(grid, pos - jnp.asarray(C.DIR_TO_VEC[k]), GREEN_BALL)
-            if with_key:
-                grid, contents = add_key(grid, contents, i, j, color)
-            return grid, contents
-
-        def add_key(grid, contents, i, j, color):
-            at = RG.place_in_room(rng, grid, lay, i, j, agent0)
+        def add_key(grid, contents, word, i, j, color):
+            """The key of a locked door (in a grey box for ``key_in_box``), placed in room (i, j)."""
+            at = L.flat_to_xy(L.masked_choice(word, RG.room_free(grid, lay, i, j, agent0)), lay.width)
+            here = (X == at[0]) & (Y == at[1])
             if self.key_in_box:
-                grid = L.put(grid, at, (C.BOX, BOX_COLOR, 0))
-                here = (X == at[0]) & (Y == at[1])
+                grid = L.put_where(grid, here, (C.BOX, BOX_COLOR, 0))
                 contents = jnp.where(here[..., None], L.cell_of(C.KEY, color)[:2], contents)
             else:
-                grid = L.put(grid, at, L.cell_of(C.KEY, color))
+                grid = L.put_where(grid, here, L.cell_of(C.KEY, color))
+            return grid, contents
+
+        def add_locked(grid, contents, word, i, j, pos, ball, color):
+            """ObstructedMazeEnv.add_door(locked=True): the door, its blocking ball, then (v0) its key."""
+            grid = L.put(grid, pos, L.cell_of(C.DOOR, color, C.LOCKED))
+            if self.blocked:
+                grid = L.put(grid, ball, GREEN_BALL)
+            if not self.v1:
+                grid, contents = add_key(grid, contents, word, i, j, color)
             return grid, contents
 
         if self.quarters == 0:  # ObstructedMaze_1Dlhb
-            grid, contents = add_door(grid, contents, 0, 0, 0, door_colors[0], True, True, self.blocked)
-            ball_room = (1, 0)
-            agent_room = (0, 0)
-        else:  # ObstructedMaze_Full (v0 / v1)
-            sides = [(2, 1), (1, 2), (0, 1), (1, 0)][: self.quarters]
-            for i, (si, sj) in enumerate(sides):
-                grid, contents = add_door(grid, contents, 1, 1, i, door_colors[i], False, False, False)
-                for k in (-1, 1):
-                    grid, contents = add_door(
-                        grid,
-                        contents,
-                        si,
-                        sj,
-                        (i + k) % 4,
-                        door_colors[(i + k) % 6],
-                        True,
-                        not self.v1,
-                        self.blocked,
+            pos = lay.door_pos(h_pos, v_pos, 0, 0, 0)
+            ball = pos - jnp.asarray(C.DIR_TO_VEC[0])
+            grid, contents = add_locked(grid, contents, rng.words(1)[0], 0, 0, pos, ball, door_colors[0])
+            ball_room, agent_room = (1, 0), (0, 0)
+        else:  # ObstructedMaze_Full (v0 / v1): one scan step per quarter, the same code for each
+            q = self.quarters
+            sides = [(2, 1), (1, 2), (0, 1), (1, 0)][:q]
+            mid = jnp.stack([lay.door_pos(h_pos, v_pos, 1, 1, i) for i in range(q)])
+            lock = jnp.stack(
+                [
+                    jnp.stack([lay.door_pos(h_pos, v_pos, si, sj, (i + k) % 4) for k in (-1, 1)])
+                    for i, (si, sj) in enumerate(sides)
+                ]
+            )
+            back = np.array([[C.DIR_TO_VEC[(i + k) % 4] for k in (-1, 1)] for i in range(q)], np.int32)
+            colors = jnp.stack([jnp.stack([door_colors[(i + k) % 6] for k in (-1, 1)]) for i in range(q)])
+            xs = (
+                mid,
+                door_colors[:q],
+                jnp.asarray(sides, jnp.int32),
+                lock,
+                lock - back,
+                colors,
+                rng.words(2 * q).reshape(q, 2),
+            )
+
+            def quarter(carry, x):
+                grid, contents = carry
+                mid_pos, mid_color, side, lock_pos, ball_pos, lock_color, words = x
+                grid = L.put(grid, mid_pos, L.cell_of(C.DOOR, mid_color, C.CLOSED))
+                for k in range(2):
+                    grid, contents = add_locked(
+                        grid, contents, words[k], side[0], side[1], lock_pos[k], ball_pos[k], lock_color[k]
                     )
-                if self.v1:
-                    for k in (-1, 1):
-                        grid, contents = add_key(grid, contents, si, sj, door_colors[(i + k) % 6])
-            corners = jnp.asarray([(2, 0), (2, 2), (0, 2), (0, 0)][: self.quarters], jnp.int32)
-            ball_room = corners[rng.int(0, self.quarters)]
+                if self.v1:  # ObstructedMaze_Full_V1 places a side room's keys after both its doors
+                    for k in range(2):
+                        grid, contents = add_key(grid, contents, words[k], side[0], side[1], lock_color[k])
+                return (grid, contents), None
+
+            (grid, contents), _ = jax.lax.scan(quarter, (grid, contents), xs)
+            corners = jnp.asarray([(2, 0), (2, 2), (0, 2), (0, 0)][:q], jnp.int32)
+            ball_room = corners[rng.int(0, q)]
             agent_room = self.agent_room
         ball = RG.place_in_room(rng, grid, lay, ball_room[0], ball_room[1], agent0)
         grid = L.put(grid, ball, BLUE_BALL)

@@ -7,6 +7,7 @@ the 3x3 neighbourhood of the target's (initial) cell.
 from __future__ import annotations
 
 import jax.numpy as jnp
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid.base import GridEnv, check_int

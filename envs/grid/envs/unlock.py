@@ -4,6 +4,7 @@ door whose key lies in the agent's room; open the door (Unlock) or pick up the b
 from __future__ import annotations
 
 import jax.numpy as jnp
+
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import layout as L
 from jaxrl_suite.envs.grid import roomgrid as RG
