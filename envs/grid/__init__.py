@@ -2,6 +2,9 @@
 
 ``jaxrl_suite.make("MiniGrid-DoorKey-8x8-v0")`` returns ``(env, params)``; static options (``agent_view_size``,
 ``see_through_walls``, ``fully_observable``, ``tile_size``, ``highlight``) may be passed as overrides.
+Observations are MiniGrid's: ``image`` uint8[7, 7, 3] (object, colour, state), ``direction``, and for variable
+missions ``mission`` (int32 placeholder indices). ``env.render(state, params)`` draws MiniGrid's frame inside
+``jit``; for a video of a scanned rollout, ``jax.vmap(env.render, in_axes=(0, None))(states, params)``.
 """
 
 from __future__ import annotations
