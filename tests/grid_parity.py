@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids with gymnasium)
 import numpy as np
-from jaxrl_suite.envs.grid import constants as C
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
 import jaxrl_suite
+from jaxrl_suite.envs.grid import constants as C
 
 COLOR_WORDS = "|".join(COLOR_TO_IDX)
 TYPE_WORDS = "key|ball|box|door"
