@@ -24,11 +24,38 @@ def flatten_obs(obs, batch_dims: int = 1) -> jax.Array:
     return flat[0] if len(flat) == 1 else jnp.concatenate(flat, axis=-1)
 
 
-def _dense(features: int, scale: float, orthogonal: bool) -> nn.Dense:
-    if orthogonal:
-        return nn.Dense(
-            features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros
-        )
+def orthogonal(scale: float = 1.0):
+    """Orthogonal kernel initialiser (Saxe et al. 2014; Haar-distributed, as flax's) without LAPACK.
+
+    flax's ``orthogonal`` calls LAPACK's QR. Under ``vmap`` (seeds, sweeps, ES populations) that becomes a
+    batched QR which jaxlib 0.10 runs with ``ParallelBatchMap`` on XLA:CPU's intra-op pool; two such QRs
+    running at once on a 2-thread pool wait on each other forever. Gram-Schmidt (twice, for float32
+    accuracy) over a Gaussian matrix gives the same distribution: Q of A = QR with diag(R) > 0.
+    """
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        if len(shape) != 2:
+            raise ValueError(f"orthogonal init needs a 2-D kernel shape, got {tuple(shape)}")
+        rows, cols = int(shape[0]), int(shape[1])
+        m, n = max(rows, cols), min(rows, cols)
+        a = jax.random.normal(key, (m, n), jnp.float32)
+
+        def column(q, j):
+            v = a[:, j]
+            v = v - q @ (q.T @ v)  # columns >= j of q are still zero
+            v = v - q @ (q.T @ v)
+            return q.at[:, j].set(v / jnp.linalg.norm(v)), None
+
+        q, _ = jax.lax.scan(column, jnp.zeros((m, n), jnp.float32), jnp.arange(n))
+        q = q if rows >= cols else q.T
+        return (scale * q).astype(dtype)
+
+    return init
+
+
+def _dense(features: int, scale: float, orthogonal_init: bool) -> nn.Dense:
+    if orthogonal_init:
+        return nn.Dense(features, kernel_init=orthogonal(scale), bias_init=nn.initializers.zeros)
     return nn.Dense(features)
 
 
