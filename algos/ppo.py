@@ -13,6 +13,7 @@ value 0.5, global-norm clip 0.5, Adam eps 1e-5, tanh 64x64, orthogonal init.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -229,6 +230,13 @@ class Trainer:
             self.critic_dim = int(np.prod(priv.shape))
         else:
             self.critic_dim = 0
+
+    def with_env_params(self, env_params: Any) -> Trainer:
+        """This trainer acting on other dynamic env params of the same shapes (e.g. a reward curriculum:
+        params may be traced, so a jitted chunk can take them as an argument without recompiling)."""
+        other = copy.copy(self)
+        other.env_params = env_params
+        return other
 
     # ----------------------------------------------------------------------------------------------------
     # Pieces

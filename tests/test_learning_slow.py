@@ -39,3 +39,22 @@ def test_doorkey_5x5_reaches_mean_return_0_9():
     out = jax.jit(make_train(cfg, env, params))(jax.random.key(0), PPOHparams(lr=1e-3))
     ret = forward_fill(np.asarray(out.metrics["return"])[None])[0]
     assert ret[-10:].mean() >= 0.9, ret[-10:]
+
+
+def test_quadrotor_hover_policy_holds_position_in_90_percent_of_episodes(tmp_path):
+    """experiments/quadrotor_hover.py: PPO with an asymmetric critic flies from L2F's start distribution and
+    holds within 0.1 m for the last 5 s of 10 s in >= 90% of 1,024 fresh episodes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "experiments" / "quadrotor_hover.py"
+    spec = importlib.util.spec_from_file_location("quadrotor_hover", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = script.main(
+        ["--tasks", "hover", "--json", "--out", str(tmp_path), "--results", str(tmp_path / "summary.json")]
+    )
+    hover = out["results"]["hover"]
+    assert hover["final_eval"]["success_rate"] >= 0.9, hover["final_eval"]
+    assert hover["final_eval_episodes"] >= 1000
+    assert (tmp_path / "hover" / "flight.gif").stat().st_size > 10_000

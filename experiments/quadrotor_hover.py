@@ -1,0 +1,357 @@
+"""Learning to fly: PPO (continuous actions, asymmetric critic) learns to hover the Crazyflie, and to track.
+
+Hover: ``Quadrotor-Hover-v0`` from the "Learning to Fly in Seconds" start distribution (up to 90° tilt,
+±0.2 m, ±1 m/s, ±1 rad/s, a constant random force and torque per episode, observation noise). The actor sees
+the 146-dim noisy observation, the critic the 28-dim privileged one. A policy *succeeds* on an episode when,
+flown greedily (the Gaussian's mean) for 10 s from a fresh start, it never leaves the ±0.6 m box and stays
+within 0.1 m of the target for the whole last 5 s: recover, then hold position for 5 s.
+
+Reward: L2F's squared reward and its curriculum (action ×1.4, position ×1.2, velocity ×1.4 per stage up to
+1, 40, 1), with two changes for PPO: the curriculum starts after ``--curriculum-start`` steps, once the policy
+flies (from the first step, the position weight makes most early states cost more than a crash, and PPO
+learns to crash), and a crash costs 100. The wall-clock counts compile and training, not the periodic
+evaluations (``--eval-episodes`` each). Training stops at the first evaluation with a success rate >=
+``--target`` (unless ``--full-budget``); that policy is then checked on ``--final-episodes`` fresh episodes
+under another key. Measured on the 2-core CPU: see experiments/results/quadrotor_hover.json. (The
+paper: TD3, 300k steps, 18 s on an M1 laptop; PPO needs ~40x the samples but runs them in one compiled loop.)
+
+Tracking: ``Quadrotor-FigureEight-v0`` (0.3 m figure-eight, 5 s lap, random start phase, same start
+noise); reports the RMS and mean position error after a 1 s settling time, and the fraction of crashes.
+
+Writes learning curves, a 3-D trajectory plot and a GIF of a flight per task under ``--out`` and the summary
+to experiments/results/quadrotor_hover.json.
+
+Usage: python experiments/quadrotor_hover.py [--tasks hover tracking] [--seed 0] [--full-budget] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxrl_suite
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
+from jaxrl_suite.envs.quadrotor import curriculum_reward
+from jaxrl_suite.envs.quadrotor import render as qrender
+
+RESULTS = Path(__file__).parent / "results" / "quadrotor_hover.json"
+DT = 0.01
+
+# Per task: env id, PPO shapes (static) and hyperparameters (dynamic), step budget.
+TASKS = {
+    "hover": dict(
+        env="Quadrotor-Hover-v0",
+        config=dict(num_envs=512, num_steps=32, update_epochs=4, num_minibatches=4, log_std_init=-1.0),
+        hparams=dict(lr=1e-3, gamma=0.99, gae_lambda=0.95, ent_coef=0.0, max_grad_norm=0.5),
+        reward=dict(termination_penalty=-100.0),
+        total_steps=12_000_000,
+    ),
+    "tracking": dict(
+        env="Quadrotor-FigureEight-v0",
+        config=dict(num_envs=256, num_steps=64, update_epochs=4, num_minibatches=4, log_std_init=-1.0),
+        hparams=dict(lr=1e-3, gamma=0.99, gae_lambda=0.95, ent_coef=0.0, max_grad_norm=0.5),
+        reward=dict(termination_penalty=-100.0),
+        total_steps=12_000_000,
+    ),
+}
+EVAL_SECONDS = 10.0  # hover evaluation flight
+HOLD_SECONDS = 5.0  # ... of which the last 5 s must stay within HOLD_RADIUS
+HOLD_RADIUS = 0.1  # m
+SETTLE_SECONDS = 1.0  # tracking error is measured after this
+
+
+def build(task: str, total_steps: int | None, chunk_updates: int, shape_overrides: dict | None = None):
+    """(trainer, hparams, env params) for ``task``; the step budget is rounded to whole chunks."""
+    t = TASKS[task]
+    env, params = jaxrl_suite.make(t["env"])
+    params = params.replace(reward=params.reward.replace(**t.get("reward", {})))
+    shapes = {**t["config"], **{k: v for k, v in (shape_overrides or {}).items() if v is not None}}
+    batch = shapes["num_envs"] * shapes["num_steps"]
+    updates = max(1, round((total_steps or t["total_steps"]) / batch / chunk_updates)) * chunk_updates
+    cfg = PPOConfig(
+        total_timesteps=updates * batch,
+        hidden=(64, 64),
+        continuous=True,
+        asymmetric_critic=True,
+        normalize_obs=True,
+        normalize_reward=True,
+        anneal_lr=True,
+        **shapes,
+    )
+    hp = PPOHparams(**t["hparams"]).validate()
+    return make_train(cfg, env, params), hp, params
+
+
+def fly(trainer, state, key: jax.Array, episodes: int, seconds: float):
+    """Greedy flights from fresh starts without auto-reset: position errors ``[T, N]`` and crashes ``[N]``."""
+    env = trainer.env
+    params = trainer.env_params.replace(max_steps_in_episode=10**9)  # the horizon is ours
+    horizon = int(round(seconds / DT))
+    k_reset, k_run = jax.random.split(key)
+    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, episodes), params)
+
+    def body(carry, k):
+        env_state, obs, crashed = carry
+        action = trainer.act(state, obs, k, greedy=True)
+        keys = jax.random.split(k, episodes)
+        obs, env_state, _, term, info = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))(
+            keys, env_state, action, params
+        )
+        crashed = crashed | term
+        return (env_state, obs, crashed), info["position_error"]
+
+    init = (env_state, obs, jnp.zeros((episodes,), bool))
+    (_, _, crashed), errors = jax.lax.scan(body, init, jax.random.split(k_run, horizon))
+    return errors, crashed
+
+
+def hover_success(trainer, state, key, episodes: int) -> dict:
+    errors, crashed = fly(trainer, state, key, episodes, EVAL_SECONDS)
+    hold = int(round(HOLD_SECONDS / DT))
+    worst = errors[-hold:].max(axis=0)
+    ok = ~crashed & (worst < HOLD_RADIUS)
+    return {
+        "success_rate": ok.mean(),
+        "crash_rate": crashed.mean(),
+        "final_error_mean": errors[-1].mean(),
+        "hold_error_max_median": jnp.median(worst),
+    }
+
+
+def tracking_error(trainer, state, key, episodes: int) -> dict:
+    seconds = float(trainer.env_params.max_steps_in_episode) * DT
+    errors, crashed = fly(trainer, state, key, episodes, seconds)
+    settled = errors[int(round(SETTLE_SECONDS / DT)) :]
+    alive = ~crashed
+    mask = alive[None, :].astype(jnp.float32)
+    n = jnp.maximum(mask.sum() * settled.shape[0], 1.0)
+    return {
+        "rms_error_m": jnp.sqrt((settled**2 * mask).sum() / n),
+        "mean_error_m": (settled * mask).sum() / n,
+        "crash_rate": crashed.mean(),
+        "success_rate": alive.mean(),  # for the progress line: no crash
+    }
+
+
+def train_task(task: str, args) -> dict:
+    shapes = {"num_envs": args.num_envs, "num_steps": args.num_steps}
+    trainer, hp, params = build(task, args.total_steps, args.chunk_updates, shapes)
+    cfg = trainer.config
+    evaluate = hover_success if task == "hover" else tracking_error
+    n_eval = args.eval_episodes
+    # The reward weights are dynamic env params: the curriculum changes them between chunks without a
+    # recompile. Only they are passed in; the rest of the params stay compile-time constants (faster code).
+    run_chunk = jax.jit(
+        lambda s, h, w: trainer.with_env_params(params.replace(reward=w)).run(s, h, args.chunk_updates)
+    )
+
+    def stage(steps: int):
+        if not args.curriculum_interval:
+            return params.reward
+        later = max(0, steps - args.curriculum_start)
+        return curriculum_reward(later, params.reward, args.curriculum_interval)  # grows from our start
+
+    eval_fn = jax.jit(lambda s, k: evaluate(trainer, s, k, n_eval))
+
+    t0 = time.perf_counter()
+    state = jax.jit(trainer.init)(jax.random.key(args.seed), hp)
+    run_chunk = run_chunk.lower(state, hp, stage(0)).compile()
+    jax.block_until_ready(state)
+    compile_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    eval_fn = eval_fn.lower(state, jax.random.key(0)).compile()
+    eval_compile_s = time.perf_counter() - t1
+
+    train_s, eval_s = 0.0, 0.0
+    curve: list[dict] = []
+    reached_at = None
+    k_eval = jax.random.key(args.seed + 10_000)
+    chunks = cfg.num_updates // args.chunk_updates
+    for i in range(chunks):
+        t = time.perf_counter()
+        state, m = run_chunk(state, hp, stage(i * args.chunk_updates * cfg.batch_size))
+        m = jax.device_get(m)
+        train_s += time.perf_counter() - t
+        steps = int(m["steps"][-1])
+        ret = np.asarray(m["return"])
+        row = {
+            "steps": steps,
+            "wall_s": compile_s + train_s,
+            "return": float(np.nanmean(ret)) if np.isfinite(ret).any() else None,
+            "length": float(np.nanmean(m["length"])) if np.isfinite(m["length"]).any() else None,
+        }
+        if (i + 1) % args.eval_every == 0 or i == chunks - 1:
+            t = time.perf_counter()
+            k_eval, k = jax.random.split(k_eval)
+            ev = {k_: float(v) for k_, v in jax.device_get(eval_fn(state, k)).items()}
+            eval_s += time.perf_counter() - t
+            row.update(ev)
+            if not args.json:
+                extra = (
+                    f"success {ev['success_rate']:.3f}"
+                    if task == "hover"
+                    else f"rms error {ev['rms_error_m']:.3f} m, crashes {ev['crash_rate']:.3f}"
+                )
+                print(
+                    f"[{task}] {steps:>10,d} steps  {compile_s + train_s:6.1f} s  return {row['return']}  "
+                    f"{extra}",
+                    flush=True,
+                )
+            if task == "hover" and reached_at is None and ev["success_rate"] >= args.target:
+                reached_at = dict(row)
+                if not args.full_budget:
+                    curve.append(row)
+                    break
+        curve.append(row)
+
+    final = {
+        k: float(v)
+        for k, v in jax.device_get(
+            jax.jit(lambda s, k: evaluate(trainer, s, k, args.final_episodes))(state, jax.random.key(999_999))
+        ).items()
+    }
+    out = Path(args.out) / task
+    out.mkdir(parents=True, exist_ok=True)
+    artefacts = save_artefacts(task, trainer, state, params, curve, out)
+    return {
+        "env": TASKS[task]["env"],
+        "config": {k: v for k, v in cfg.__dict__.items()},
+        "hparams": {k: float(v) for k, v in hp.__dict__.items()},
+        "compile_s": compile_s,
+        "eval_compile_s": eval_compile_s,
+        "train_s": train_s,
+        "eval_s": eval_s,
+        "steps_trained": curve[-1]["steps"],
+        "steps_per_s": curve[-1]["steps"] / train_s,
+        "target_success": args.target if task == "hover" else None,
+        "reached_target_at": reached_at,
+        "wall_to_policy_s": None if reached_at is None else reached_at["wall_s"],
+        "final_eval_episodes": args.final_episodes,
+        "final_eval": final,
+        "curve": curve,
+        **artefacts,
+    }
+
+
+def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Path) -> dict:
+    """Learning curve PNG, 3-D trajectories of 16 greedy flights, and a GIF of one flight."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.6), dpi=100)
+    ax1, ax2 = fig.subplots(1, 2)
+    steps = [r["steps"] for r in curve]
+    ax1.plot(steps, [np.nan if r["return"] is None else r["return"] for r in curve])
+    ax1.set(xlabel="env steps", ylabel="mean episode return (training)", title=trainer.env.name)
+    ev = [r for r in curve if "success_rate" in r]
+    key = "success_rate" if task == "hover" else "rms_error_m"
+    ax2.plot([r["wall_s"] for r in ev], [r[key] for r in ev], "o-")
+    ax2.set(
+        xlabel="wall-clock incl. compile [s]",
+        ylabel="hover success rate" if task == "hover" else "RMS tracking error [m]",
+    )
+    if task == "hover":
+        ax2.axhline(0.9, color="grey", ls=":")
+    fig.tight_layout()
+    fig.savefig(out / "learning_curve.png")
+
+    # 16 flights for the trajectory plot; one (the hardest start of four) for the GIF
+    seconds = EVAL_SECONDS if task == "hover" else float(params.max_steps_in_episode) * DT
+    flight = trainer.with_env_params(params.replace(max_steps_in_episode=int(round(seconds / DT))))
+    roll = jax.jit(jax.vmap(lambda k: rollout_states(flight, state, k)))
+    states, ended = roll(jax.random.split(jax.random.key(7), 16))
+    pos = np.stack([np.asarray(c) for c in states.quad.position], axis=-1)  # [16, T, 3]
+    pos[np.asarray(ended)] = np.nan  # after a crash the env has auto-reset: not part of this flight
+    ref = None
+    if task == "tracking":
+        t = np.arange(pos.shape[1]) * DT
+        ref = np.stack(trainer.env.reference(jnp.asarray(t), params)[0], axis=-1)
+    qrender.plot_trajectory(
+        pos.transpose(1, 0, 2),
+        ref,
+        path=str(out / "trajectories.png"),
+        title=f"{trainer.env.name}: 16 flights",
+    )
+    tilt = 1 - np.asarray(states.quad.quaternion[0])[:, 0] ** 2
+    pick = int(np.argmax(tilt[:4]))
+    one = jax.tree.map(lambda x: x[pick, ::4][: 75 if task == "hover" else 250], states)  # 25 fps
+    qrender.save_gif(qrender.frames(trainer.env, one, params), str(out / "flight.gif"), fps=25)
+    return {
+        "learning_curve": str(out / "learning_curve.png"),
+        "trajectories": str(out / "trajectories.png"),
+        "gif": str(out / "flight.gif"),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", nargs="+", default=["hover", "tracking"], choices=sorted(TASKS))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--total-steps", type=int, help="override the step budget (rounded to whole chunks)")
+    ap.add_argument("--num-envs", type=int, help="override the task's number of parallel envs")
+    ap.add_argument("--num-steps", type=int, help="override the task's rollout length per update")
+    ap.add_argument("--chunk-updates", type=int, default=10, help="PPO updates per compiled chunk")
+    ap.add_argument("--eval-every", type=int, default=2, help="evaluate every this many chunks")
+    ap.add_argument("--eval-episodes", type=int, default=1024, help="episodes per evaluation during training")
+    ap.add_argument("--final-episodes", type=int, default=1024)
+    ap.add_argument("--target", type=float, default=0.9, help="hover success rate to report reaching")
+    ap.add_argument(
+        "--full-budget", action="store_true", help="train the whole budget instead of stopping at --target"
+    )
+    ap.add_argument(
+        "--curriculum-interval",
+        type=int,
+        default=100_000,
+        help="env steps per stage of L2F's reward curriculum (0: keep the initial weights)",
+    )
+    ap.add_argument(
+        "--curriculum-start",
+        type=int,
+        default=2_500_000,
+        help="env steps before the curriculum starts (PPO first learns to fly on the initial weights)",
+    )
+    ap.add_argument("--out", default="runs/quadrotor")
+    ap.add_argument("--results", default=str(RESULTS), help="where the JSON summary goes")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if not 0 < args.target <= 1:
+        ap.error("--target must be in (0, 1]")
+    if min(args.chunk_updates, args.eval_every, args.eval_episodes, args.final_episodes) < 1:
+        ap.error("--chunk-updates, --eval-every, --eval-episodes and --final-episodes must be >= 1")
+    results = {task: train_task(task, args) for task in args.tasks}
+    summary = {
+        "experiment": "quadrotor_hover",
+        "device": jax.devices()[0].device_kind,
+        "backend": jax.default_backend(),
+        "jax": jax.__version__,
+        "results": results,
+    }
+    if "hover" in results:
+        h = results["hover"]
+        summary["hover_success_rate"] = h["final_eval"]["success_rate"]
+        summary["hover_wall_to_policy_s"] = h["wall_to_policy_s"]
+    if "tracking" in results:
+        summary["tracking_rms_error_m"] = results["tracking"]["final_eval"]["rms_error_m"]
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(summary, indent=2))
+    if not args.json:
+        for task, r in results.items():
+            fe = r["final_eval"]
+            what = (
+                f"success {fe['success_rate']:.3f} over {r['final_eval_episodes']} episodes, "
+                f"policy reached in {r['wall_to_policy_s']} s wall (compile {r['compile_s']:.1f} s)"
+                if task == "hover"
+                else f"RMS tracking error {fe['rms_error_m']:.3f} m, crashes {fe['crash_rate']:.3f}"
+            )
+            print(f"{r['env']}: {what}; {r['steps_trained']:,d} steps at {r['steps_per_s']:,.0f} steps/s")
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
