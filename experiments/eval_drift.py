@@ -9,7 +9,7 @@ net is a TA-LPO net whose progress rows are zero, so it embeds exactly. Reports 
 Student-t intervals and paired differences against PPO and DPO, and plots them.
 
 Usage: python experiments/eval_drift.py [--drift-file [NAME=]PATH ...] [--envs A,B] [--horizons 0.25,1,4]
-       [--seeds 8] [--quick] [--json]
+       [--seeds 16] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -128,24 +128,26 @@ def _num(x) -> float | None:
     return x if np.isfinite(x) else None
 
 
-def plot(results: dict, envs: list[str], horizons: list[float], names: list[str], path: Path) -> Path:
+def plot(results: dict, envs: list[str], names: list[str], path: Path) -> Path:
+    """One panel per env: final return (mean ± 95% CI) against the horizon multiple, methods side by side."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.2 * len(envs), 3.6), dpi=100)
     axes = np.atleast_1d(fig.subplots(1, len(envs)))
     for ax, env_id in zip(axes, envs, strict=True):
+        horizons = sorted(results[env_id], key=float)
         for i, m in enumerate(names):
-            rows = [results[env_id][str(h)]["methods"][m] for h in horizons]
-            x = np.asarray(horizons) * (1 + 0.04 * (i - len(names) / 2))  # side by side
+            rows = [results[env_id][h]["methods"][m] for h in horizons]
+            x = np.asarray(horizons, float) * (1 + 0.04 * (i - len(names) / 2))  # side by side
             mean = [np.nan if r["mean"] is None else r["mean"] for r in rows]
             half = [0.0 if r["ci95"] is None else r["ci95"] for r in rows]
             ax.errorbar(x, mean, yerr=half, fmt="o-", capsize=3, label=m, color=f"C{i}")
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("horizon / meta-training horizon")
-        ax.set_title(env_id)
+        ax.set_title(env_id + ("" if len(horizons) > 1 else " (held out)"))
     axes[0].set_ylabel("final return (mean ± 95% CI)")
-    axes[-1].legend(loc="best", fontsize=8)
+    axes[0].legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     return path
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--held-out-horizons", default="1", help="horizon multiples on the held-out environments (default 1)"
     )
-    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument(
         "--seed", type=int, default=1000, help="evaluation seeds derive from this (not meta-training's)"
     )
@@ -244,11 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
                 )
     RESULTS.mkdir(exist_ok=True)
     plots = {}
-    plot_envs = [e for e in envs if len(results[e]) > 1]
-    if plot_envs:
-        plots["horizons"] = str(
-            plot(results, plot_envs, horizons, ["ppo", "dpo"] + names, RESULTS / "eval_drift.png")
-        )
+    plots["horizons"] = str(plot(results, envs, ["ppo", "dpo"] + names, RESULTS / "eval_drift.png"))
     if curves:
         plots["curves"] = str(plot_curves(curves, list(curves), steps, RESULTS / "eval_drift_curves.png"))
     summary = {

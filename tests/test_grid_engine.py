@@ -230,9 +230,10 @@ def test_step_autoreset_semantics():
         assert float(reward) == float(reward_st) and bool(term) == bool(term_st)
         assert bool(trunc) == bool(env.is_truncated(state_st, params))
         expected = generate(key, params) if (term or trunc) else state_st
-        for a, b in zip(jax.tree.leaves((obs, new)), jax.tree.leaves((get_obs(expected, params), expected))):
+        leaves = jax.tree.leaves((get_obs(expected, params), expected))
+        for a, b in zip(jax.tree.leaves((obs, new)), leaves, strict=True):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-        for a, b in zip(jax.tree.leaves(info["final_observation"]), jax.tree.leaves(obs_st)):
+        for a, b in zip(jax.tree.leaves(info["final_observation"]), jax.tree.leaves(obs_st), strict=True):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         resets += int(term or trunc)
         state = new
