@@ -1,8 +1,8 @@
 """Benchmark: drift meta-training throughput (generations per hour) and memory per population member.
 
-Work: the settings of notebooks/discover_drift.ipynb (full mode): TA-LPO drift of width 16 meta-trained on
-CartPole-v1; each member trains 2 seeds x 8192 steps (8 envs x 64 steps, 16 updates of 2 epochs x 4
-minibatches, 32x32 tanh actor-critic). For each population size, the whole population x seeds of inner runs is
+Work: the settings of notebooks/discover_drift.ipynb (full mode, = the CPU preset of meta_train_lpo.py): LPO
+drift of width 16 meta-trained on CartPole-v1; each member trains 4 seeds x 20,480 steps (8 envs x 128 steps,
+20 updates of 4 epochs x 4 minibatches, 64x64 tanh actor-critic); the notebook's population is 32. For each population size, the whole population x seeds of inner runs is
 one compiled program: we report its compile time (ahead-of-time lower + compile), the steady-state seconds per
 generation (ask + all inner runs + tell, after a warm-up generation that compiles evosax's ask/tell), the
 resulting generations per hour and inner env-steps per second, and XLA's memory analysis of the program
@@ -30,22 +30,14 @@ import numpy as np
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
 from jaxrl_suite.algos.meta import DriftMeta, ESConfig, MetaConfig
 
-NOTEBOOK_INNER = DriftConfig(
-    num_envs=8,
-    num_steps=64,
-    total_timesteps=8 * 64 * 16,
-    update_epochs=2,
-    num_minibatches=4,
-    hidden=(32, 32),
-    anneal_lr=False,
-)
-NOTEBOOK_SEEDS, NOTEBOOK_HIDDEN, NOTEBOOK_POPULATION = 2, 16, 16
+NOTEBOOK_INNER = MetaConfig().inner  # the notebook's full mode uses the meta-training CPU preset
+NOTEBOOK_SEEDS, NOTEBOOK_HIDDEN, NOTEBOOK_POPULATION = 4, 16, 32
 
 
 def measure(population: int, generations: int, inner: DriftConfig, seeds: int) -> dict:
     config = MetaConfig(
         envs=("CartPole-v1",),
-        drift="ta_lpo",
+        drift="lpo",
         hidden=NOTEBOOK_HIDDEN,
         seeds=seeds,
         eval_seeds=2,
@@ -113,7 +105,7 @@ def main() -> dict:
     result = {
         "benchmark": "bench_meta",
         "work": (
-            f"TA-LPO (hidden {NOTEBOOK_HIDDEN}) meta-training on CartPole-v1, notebook settings: "
+            f"LPO (hidden {NOTEBOOK_HIDDEN}) meta-training on CartPole-v1, notebook settings: "
             f"{NOTEBOOK_SEEDS} seeds x {inner.num_updates * inner.batch_size} steps per member "
             f"({inner.num_envs} envs x {inner.num_steps} steps, {inner.update_epochs} epochs x "
             f"{inner.num_minibatches} minibatches)"
