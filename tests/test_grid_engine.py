@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+import jaxrl_suite
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import observation as O
 from jaxrl_suite.envs.grid.base import GridEnv
-
-import jaxrl_suite
 
 
 class FixedLevel(GridEnv):
@@ -184,9 +184,10 @@ def test_render_matches_minigrid_pixels():
 
 def test_render_tiles_match_minigrid_tile_cache():
     """Every atlas tile equals MiniGrid's Grid.render_tile for the same cell, agent and highlight."""
-    from jaxrl_suite.envs.grid import render as R
     from minigrid.core.grid import Grid
     from minigrid.core.world_object import WorldObj
+
+    from jaxrl_suite.envs.grid import render as R
 
     tiles, base, agent = R.atlas(8)
     for cell in R._valid_cells():
