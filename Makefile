@@ -26,11 +26,12 @@ $(BENCH_STAMP): $(DEV_STAMP) $(BENCH_LOCK)
 demo: $(DEV_STAMP)
 	$(BIN)/python -m jaxrl_suite demo
 
+# stdin from /dev/null: CI runs with no standard input, and IPython kernels (notebook tests) need one
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q < /dev/null
 
 test-slow: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow < /dev/null
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m jaxrl_suite bench --all
