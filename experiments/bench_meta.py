@@ -4,8 +4,9 @@ Work: the settings of notebooks/discover_drift.ipynb (full mode, = the CPU prese
 drift of width 16 meta-trained on CartPole-v1; each member trains 4 seeds x 20,480 steps (8 envs x 128 steps,
 20 updates of 4 epochs x 4 minibatches, 64x64 tanh actor-critic); the notebook's population is 32. For each
 population size, the whole population x seeds of inner runs is one compiled program: we report its compile
-time (ahead-of-time lower + compile), the steady-state seconds per generation (ask + all inner runs + tell, after a warm-up generation that compiles evosax's ask/tell), the
-resulting generations per hour and inner env-steps per second, and XLA's memory analysis of the program
+time (ahead-of-time lower + compile), the steady-state seconds per generation (ask + all inner runs + tell,
+after a warm-up generation that compiles evosax's ask/tell), the resulting generations per hour and inner
+env-steps per second, and XLA's memory analysis of the program
 (arguments + outputs + temporaries) divided by the population size. Linear fits give the marginal seconds and
 bytes per member. The ../shared/specs/evolved.md §4 reference: pop 16 x 2 seeds x 3e4 steps ~11-13 s per
 generation on a 2-core CPU (measured under load).
