@@ -13,8 +13,11 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import traverse_util
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "silu": nn.silu, "gelu": nn.gelu}
+HIDDEN_SCALE = math.sqrt(2.0)
+HEAD_SCALES = {"policy_head": 0.01, "value_head": 1.0}
 
 
 def flatten_obs(obs, batch_dims: int = 1) -> jax.Array:
@@ -22,6 +25,23 @@ def flatten_obs(obs, batch_dims: int = 1) -> jax.Array:
     leaves = jax.tree.leaves(obs)
     flat = [jnp.reshape(x, x.shape[:batch_dims] + (-1,)).astype(jnp.float32) for x in leaves]
     return flat[0] if len(flat) == 1 else jnp.concatenate(flat, axis=-1)
+
+
+def _gram_schmidt(a: jax.Array) -> jax.Array:
+    """Orthonormalise the columns of ``a`` (``[m, n]``, m >= n) in order: Q of a = QR with diag(R) > 0.
+
+    Projects twice per column for float32 accuracy. All-zero columns stay zero (used for padding).
+    """
+
+    def column(q, j):
+        v = a[:, j]
+        for _ in range(2):  # columns >= j of q are still zero
+            v = v - q @ (q.T @ v)
+        norm = jnp.linalg.norm(v)
+        return q.at[:, j].set(v / jnp.where(norm > 0, norm, 1.0)), None
+
+    q, _ = jax.lax.scan(column, jnp.zeros(a.shape, jnp.float32), jnp.arange(a.shape[1]))
+    return q
 
 
 def orthogonal(scale: float = 1.0):
@@ -38,22 +58,35 @@ def orthogonal(scale: float = 1.0):
             raise ValueError(f"orthogonal init needs a 2-D kernel shape, got {tuple(shape)}")
         rows, cols = int(shape[0]), int(shape[1])
         m, n = max(rows, cols), min(rows, cols)
-        a = jax.random.normal(key, (m, n), jnp.float32)
-
-        def column(q, j):
-            v = a[:, j]
-            v = v - q @ (q.T @ v)  # columns >= j of q are still zero
-            v = v - q @ (q.T @ v)
-            return q.at[:, j].set(v / jnp.linalg.norm(v)), None
-
-        q, _ = jax.lax.scan(column, jnp.zeros((m, n), jnp.float32), jnp.arange(n))
+        q = _gram_schmidt(jax.random.normal(key, (m, n), jnp.float32))
         q = q if rows >= cols else q.T
         return (scale * q).astype(dtype)
 
     return init
 
 
-def _dense(features: int, scale: float, orthogonal_init: bool) -> nn.Dense:
+def orthogonal_stack(
+    key: jax.Array, shapes: Sequence[tuple[int, int]], scales: Sequence[float]
+) -> list[jax.Array]:
+    """One ``scale * Q`` kernel per shape, distributed as ``orthogonal(scale)`` gives, from one Gaussian draw
+    and one batched Gram-Schmidt: a network's kernels compile as one small loop, not one loop per layer.
+    Each kernel is a zero-padded tall block of a common ``[m, n]`` Gaussian; padding changes no inner product."""
+    tall = [(max(r, c), min(r, c)) for r, c in shapes]
+    m, n = max(t[0] for t in tall), max(t[1] for t in tall)
+    rows = jnp.arange(m)[None, :, None] < jnp.array([t[0] for t in tall])[:, None, None]
+    cols = jnp.arange(n)[None, None, :] < jnp.array([t[1] for t in tall])[:, None, None]
+    gauss = jnp.where(rows & cols, jax.random.normal(key, (len(shapes), m, n), jnp.float32), 0.0)
+    q = jax.vmap(_gram_schmidt)(gauss)
+    out = []
+    for i, ((r, c), (tr, tc), scale) in enumerate(zip(shapes, tall, scales, strict=True)):
+        qi = scale * q[i, :tr, :tc]
+        out.append(qi if r >= c else qi.T)
+    return out
+
+
+def _dense(features: int, scale: float, orthogonal_init: bool, deferred: bool = False) -> nn.Dense:
+    if deferred:  # the owner's ``init`` fills the kernel (see ActorCritic.init)
+        return nn.Dense(features, kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros)
     if orthogonal_init:
         return nn.Dense(features, kernel_init=orthogonal(scale), bias_init=nn.initializers.zeros)
     return nn.Dense(features)
@@ -63,12 +96,13 @@ class MLP(nn.Module):
     hidden: Sequence[int]
     activation: str = "tanh"
     orthogonal: bool = True
+    deferred_orthogonal: bool = False
 
     @nn.compact
     def __call__(self, x):
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
-            x = act(_dense(width, math.sqrt(2.0), self.orthogonal)(x))
+            x = act(_dense(width, HIDDEN_SCALE, self.orthogonal, self.deferred_orthogonal)(x))
         return x
 
 
@@ -88,15 +122,32 @@ class ActorCritic(nn.Module):
     log_std_init: float = 0.0
 
     def setup(self):
-        self.actor_torso = MLP(self.hidden, self.activation, self.orthogonal)
+        ortho = self.orthogonal
+        self.actor_torso = MLP(self.hidden, self.activation, ortho, deferred_orthogonal=ortho)
         if not self.shared_torso:
-            self.critic_torso = MLP(self.hidden, self.activation, self.orthogonal)
-        self.policy_head = _dense(self.action_dim, 0.01, self.orthogonal)
-        self.value_head = _dense(1, 1.0, self.orthogonal)
+            self.critic_torso = MLP(self.hidden, self.activation, ortho, deferred_orthogonal=ortho)
+        self.policy_head = _dense(self.action_dim, HEAD_SCALES["policy_head"], ortho, deferred=ortho)
+        self.value_head = _dense(1, HEAD_SCALES["value_head"], ortho, deferred=ortho)
         if self.continuous:
             self.log_std = self.param(
                 "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
             )
+
+    def init(self, rngs, *args, **kwargs):
+        """flax ``init``, then every kernel made orthogonal at its scale by ``orthogonal_stack``."""
+        variables = super().init(rngs, *args, **kwargs)
+        if not self.orthogonal:
+            return variables
+        key = rngs["params"] if isinstance(rngs, dict) else rngs
+        flat = traverse_util.flatten_dict(variables["params"])
+        paths = [p for p in flat if p[-1] == "kernel"]
+        kernels = orthogonal_stack(
+            jax.random.fold_in(key, 1),
+            [flat[p].shape for p in paths],
+            [HEAD_SCALES.get(p[0], HIDDEN_SCALE) for p in paths],
+        )
+        flat.update(zip(paths, kernels, strict=True))
+        return {**variables, "params": traverse_util.unflatten_dict(flat)}
 
     def policy(self, x: jax.Array):
         out = self.policy_head(self.actor_torso(x))
@@ -128,7 +179,9 @@ def log_prob(pi, action: jax.Array, continuous: bool) -> jax.Array:
         z = (action - mean) * jnp.exp(-log_std)
         return jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1)
     logp = jax.nn.log_softmax(pi)
-    return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+    # a masked sum rather than take_along_axis: its gradient is a select, not a scatter (fuses on CPU)
+    chosen = action[..., None].astype(jnp.int32) == jnp.arange(pi.shape[-1])
+    return jnp.sum(jnp.where(chosen, logp, 0.0), axis=-1)
 
 
 def entropy(pi, continuous: bool) -> jax.Array:

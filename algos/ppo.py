@@ -28,6 +28,7 @@ from gymnax.environments import spaces as gx
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.gae import gae
 from jaxrl_suite.env import has_privileged_observation
+from jaxrl_suite.prng import fast_key
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd
 
@@ -250,7 +251,10 @@ class Trainer:
                 return hp.lr
             return hp.lr * (1.0 - (count // updates_per_iteration) / cfg.num_updates)
 
-        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(schedule, eps=1e-5))
+        # flattened: one clip + Adam over a single vector instead of a few small kernels per parameter leaf
+        return optax.flatten(
+            optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(schedule, eps=1e-5))
+        )
 
     def _prep(self, obs, rms: RunningMeanStd) -> jax.Array:
         x = nets.flatten_obs(obs)
@@ -267,7 +271,7 @@ class Trainer:
         """Fresh network, optimiser and environments."""
         hp = PPOHparams() if hparams is None else hparams
         cfg = self.config
-        k_net, k_env, k_run = jax.random.split(key, 3)
+        k_net, k_env, k_run = jax.random.split(fast_key(key), 3)
         obs, env_state = self.venv.reset(k_env, self.env_params)
         x = nets.flatten_obs(obs)
         critic_obs = (
@@ -296,13 +300,31 @@ class Trainer:
         )
 
     # ----------------------------------------------------------------------------------------------------
-    # One iteration: collect a rollout, compute advantages, update for several epochs
+    # One iteration
 
     def update(self, state: PPOState, hp: PPOHparams) -> tuple[PPOState, dict]:
-        cfg, net, env_params = self.config, self.network, self.env_params
-        key, k_roll, k_upd = jax.random.split(state.key, 3)
+        """One iteration: collect a rollout, compute advantages, update for several epochs."""
+        key, k_roll, k_upd = jax.random.split(fast_key(state.key), 3)
+        state, traj, episodes = self.collect(state, hp, k_roll)
+        batch = self.advantages(state, traj, hp)
+        state, aux = self.learn(state, batch, hp, k_upd)
+        state = state.replace(key=key, update_step=state.update_step + 1)
 
-        # COLLECT TRAJECTORIES
+        # METRICS: reduced inside jit, so memory stays flat however long the run
+        done = episodes["done"].astype(jnp.float32)
+        count = done.sum()
+        safe = jnp.maximum(count, 1.0)
+        metrics = {k: v.mean() for k, v in aux.items()}
+        metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
+        metrics["length"] = jnp.where(count > 0, (episodes["length"] * done).sum() / safe, jnp.nan)
+        metrics["episodes"] = count
+        metrics["steps"] = state.update_step * self.config.batch_size
+        return state, metrics
+
+    def collect(self, state: PPOState, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, Transition, dict]:
+        """``num_steps`` steps of every env under the current policy: ``(state, traj[T, N], episodes[T, N])``."""
+        cfg, net, env_params = self.config, self.network, self.env_params
+
         def env_step(carry: PPOState, keys):
             k_act, k_env = keys[0], keys[1]
             x = self._prep(carry.obs, carry.obs_rms)
@@ -345,14 +367,18 @@ class Trainer:
                 ret_rms=ret_rms,
                 discounted_return=disc,
             )
-            ep = info["episode"]
             transition = Transition(x, critic_x, final_critic_x, action, logp, r, terminated, done)
-            return carry, (transition, ep)
+            return carry, (transition, info["episode"])
 
-        roll_keys = jax.random.split(k_roll, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
+        roll_keys = jax.random.split(key, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
         state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)
+        return state, traj, episodes
 
-        # CALCULATE ADVANTAGE (values of every state and of every successor, in one batched call)
+    def advantages(self, state: PPOState, traj: Transition, hp: PPOHparams) -> tuple:
+        """Truncation-correct GAE; returns the flat training batch
+        ``(x, critic_x, action, old_logp, old_value, advantage, target)``, each ``[num_envs * num_steps, ...]``."""
+        cfg, net = self.config, self.network
+        # values of every state and of every successor, in one batched call
         both = jnp.concatenate([traj.critic_x, traj.final_critic_x], axis=0)
         all_values = net.apply(state.params, both, method=net.value)
         values, next_values = all_values[: cfg.num_steps], all_values[cfg.num_steps :]
@@ -366,11 +392,13 @@ class Trainer:
             hp.gae_lambda,
             unroll=cfg.gae_unroll,
         )
-
-        # UPDATE NETWORK
-        progress = state.update_step.astype(jnp.float32) / cfg.num_updates
         batch = (traj.x, traj.critic_x, traj.action, traj.log_prob, values, advantages, targets)
-        batch = jax.tree.map(lambda a: a.reshape((cfg.batch_size,) + a.shape[2:]), batch)
+        return jax.tree.map(lambda a: a.reshape((cfg.batch_size,) + a.shape[2:]), batch)
+
+    def learn(self, state: PPOState, batch: tuple, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, dict]:
+        """``update_epochs`` passes over the batch in shuffled minibatches; per-minibatch losses in ``aux``."""
+        cfg, net = self.config, self.network
+        progress = state.update_step.astype(jnp.float32) / cfg.num_updates
         optimizer = self.optimizer(hp)
 
         def loss_fn(params, mb):
@@ -405,31 +433,21 @@ class Trainer:
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), aux
 
-        def epoch(carry, k):
-            perm = jax.random.permutation(k, cfg.batch_size)
+        def epoch(carry, perm):
             shuffled = jax.tree.map(
                 lambda a: jnp.take(a, perm, axis=0).reshape((cfg.num_minibatches, -1) + a.shape[1:]), batch
             )
             return jax.lax.scan(minibatch_step, carry, shuffled)
 
-        (params, opt_state), aux = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(k_upd, cfg.update_epochs)
+        perms = jax.vmap(lambda k: jax.random.permutation(k, cfg.batch_size))(
+            jax.random.split(key, cfg.update_epochs)
         )
-        state = state.replace(params=params, opt_state=opt_state, key=key, update_step=state.update_step + 1)
-
-        # METRICS: reduced inside jit, so memory stays flat however long the run
-        done = episodes["done"].astype(jnp.float32)
-        count = done.sum()
-        safe = jnp.maximum(count, 1.0)
-        metrics = {k: v.mean() for k, v in aux.items()}
-        metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
-        metrics["length"] = jnp.where(count > 0, (episodes["length"] * done).sum() / safe, jnp.nan)
-        metrics["episodes"] = count
-        metrics["steps"] = state.update_step * cfg.batch_size
-        return state, metrics
+        (params, opt_state), aux = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
+        return state.replace(params=params, opt_state=opt_state), aux
 
     def run(self, state: PPOState, hparams: PPOHparams, num_updates: int) -> tuple[PPOState, dict]:
         """``num_updates`` iterations in one ``lax.scan``; metrics stacked along the first axis."""
+        state = state.replace(key=fast_key(state.key))  # e.g. restored from a checkpoint as a default key
         return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=num_updates)
 
     def __call__(self, key: jax.Array, hparams: PPOHparams | None = None) -> TrainResult:

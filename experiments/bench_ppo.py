@@ -1,13 +1,16 @@
 """Benchmark: PPO on CartPole-v1 with PureJaxRL's defaults, ours vs stable-baselines3 in the same process.
 
 Work: 4 envs x 128 steps, 5e5 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed (PureJaxRL ``ppo.py``).
-Reports compile and train seconds, env steps/s, steps and wall seconds (compile included) to the first
-update whose mean finished-episode return reaches 475, and 8 seeds vmapped in one program. stable-baselines3
+Reports compile and train seconds (medians of ``--repeats`` fresh compiles and runs; all values are kept in
+the JSON), env steps/s, steps and wall seconds (compile included) to the first update whose mean
+finished-episode return reaches 475, and 8 seeds vmapped in one program, sharded one device per core with
+one XLA thread each (``jaxrl_suite.cpu.configure``, as the CLI runs; the single seed uses one device, so one
+core). stable-baselines3
 PPO (PyTorch, CPU, 2 threads) runs the same settings until its mean of the last 20 episodes reaches 475.
 PureJaxRL and rejax cannot be installed beside gymnax 1.0 (their step API broke), so their figures are the
 quiet-machine measurements of ../shared/specs/measured.md, carried here as constants.
 
-Usage: python experiments/bench_ppo.py [--json] [--seeds 8] [--no-sb3]
+Usage: python experiments/bench_ppo.py [--json] [--seeds 8] [--repeats 3] [--no-sb3]
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ import platform
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
+from jaxrl_suite import cpu
 
-import jaxrl_suite
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
-from jaxrl_suite.runtime.plots import forward_fill
+LAYOUT = cpu.configure()  # before anything (gymnax's import) starts XLA's CPU backend, as the CLI does
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jaxrl_suite  # noqa: E402
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train  # noqa: E402
+from jaxrl_suite.runtime.plots import forward_fill  # noqa: E402
+from jaxrl_suite.runtime.sharding import run_sharding  # noqa: E402
 
 THRESHOLD = 475.0
 PEERS_MEASURED = {  # 2-core CPU, quiet machine, jax 0.10.2 (../shared/specs/measured.md)
@@ -34,18 +42,29 @@ PEERS_MEASURED = {  # 2-core CPU, quiet machine, jax 0.10.2 (../shared/specs/mea
 }
 
 
-def time_ours(seeds: int, total_steps: int) -> dict:
+def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
     env, params = jaxrl_suite.make("CartPole-v1")
     trainer = make_train(PPOConfig(total_timesteps=total_steps), env, params)
-    fn = jax.vmap(trainer, in_axes=(0, None)) if seeds > 1 else trainer
-    keys = jax.random.split(jax.random.key(0), seeds) if seeds > 1 else jax.random.key(0)
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(keys, PPOHparams()).compile()
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    out = compiled(keys, PPOHparams())
-    jax.block_until_ready(out)
-    train_s = time.perf_counter() - t0
+    if seeds > 1:
+        sharding = run_sharding(seeds)
+        keys = jax.device_put(jax.random.split(jax.random.key(0), seeds), sharding)
+        fn = jax.jit(
+            jax.vmap(trainer, in_axes=(0, None)), in_shardings=(sharding, None), out_shardings=sharding
+        )
+    else:
+        keys, fn = jax.random.key(0), jax.jit(trainer)
+    compile_times, train_times = [], []
+    for _ in range(repeats):  # each a fresh trace + compile
+        jax.clear_caches()
+        t0 = time.perf_counter()
+        compiled = fn.lower(keys, PPOHparams()).compile()
+        compile_times.append(time.perf_counter() - t0)
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = compiled(keys, PPOHparams())
+        jax.block_until_ready(out)
+        train_times.append(time.perf_counter() - t0)
+    compile_s, train_s = float(np.median(compile_times)), float(np.median(train_times))
     ret = forward_fill(np.asarray(out.metrics["return"]).reshape(seeds, -1))
     steps = np.asarray(out.metrics["steps"]).reshape(seeds, -1)[0]
     first = []
@@ -56,8 +75,11 @@ def time_ours(seeds: int, total_steps: int) -> dict:
     reached = [f for f in first if f is not None]
     res = {
         "seeds": seeds,
+        "devices": len(keys.sharding.device_set),
         "compile_s": compile_s,
         "train_s": train_s,
+        "compile_s_all": compile_times,
+        "train_s_all": train_times,
         "steps_per_s": seeds * trainer.config.num_updates * trainer.config.batch_size / train_s,
         "final_return_mean": float(final.mean()),
         "steps_to_475_per_seed": first,
@@ -130,19 +152,20 @@ def main() -> dict:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--total-steps", type=int, default=500_000)
+    ap.add_argument("--repeats", type=int, default=3, help="fresh compiles and runs; medians are reported")
     ap.add_argument(
         "--no-sb3", action="store_true", help="skip stable-baselines3 (not installed: make bench)"
     )
     args = ap.parse_args()
-
-    one = time_ours(1, args.total_steps)
-    many = time_ours(args.seeds, args.total_steps)
+    one = time_ours(1, args.total_steps, args.repeats)
+    many = time_ours(args.seeds, args.total_steps, args.repeats)
     result = {
         "benchmark": "bench_ppo",
         "work": "CartPole-v1, PureJaxRL defaults: 4 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed",
         "total_steps": args.total_steps,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {jax.devices()[0].device_kind}",
         "jax": jax.__version__,
+        "cpu_layout": LAYOUT,
         "ours_1_seed": one,
         f"ours_{args.seeds}_seeds": many,
         "seeds_time_ratio": many["train_s"] / one["train_s"],

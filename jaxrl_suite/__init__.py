@@ -1,8 +1,31 @@
-"""jaxrl-suite: pure-JAX environments and learners compiled into one loop."""
+"""jaxrl-suite: pure-JAX environments and learners compiled into one loop.
 
-from jaxrl_suite.env import Environment, EnvParams, EnvState
-from jaxrl_suite.registry import make, register, registered
-from jaxrl_suite.vector import VecEnv
+The names below load on first use, so ``import jaxrl_suite.cpu`` (or the CLI) can lay out XLA's CPU backend
+before gymnax's import initialises it.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["EnvParams", "EnvState", "Environment", "VecEnv", "make", "register", "registered", "__version__"]
+_LAZY = {
+    "Environment": "jaxrl_suite.env",
+    "EnvParams": "jaxrl_suite.env",
+    "EnvState": "jaxrl_suite.env",
+    "make": "jaxrl_suite.registry",
+    "register": "jaxrl_suite.registry",
+    "registered": "jaxrl_suite.registry",
+    "VecEnv": "jaxrl_suite.vector",
+}
+__all__ = [*sorted(_LAZY), "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jaxrl_suite' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -564,6 +564,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from jaxrl_suite import cpu
+
+    if not cpu.backend_initialized():  # (in-process callers such as tests keep their own layout)
+        cpu.configure()
     try:
         return int(args.fn(args) or 0)
     except ValueError as exc:  # bad input: one clear line, no traceback

@@ -196,3 +196,31 @@ def test_orthogonal_init_is_orthogonal_and_free_of_lapack():
     assert abs(draws.mean()) < 0.02 and abs((draws[:, 0, 0] > 0).mean() - 0.5) < 0.1  # no sign bias
     jaxpr = str(jax.make_jaxpr(jax.vmap(lambda k: init(k, (64, 64))))(jax.random.split(jax.random.key(3), 4)))
     assert not re.search(r"\b(qr|geqrf|householder_product|custom_call)\b", jaxpr)
+
+
+def test_actor_critic_init_orthogonalises_every_kernel_in_one_loop():
+    """ActorCritic.init: each kernel is scale * orthogonal (sqrt 2 hidden, 0.01 policy, 1 value), across
+    unequal shapes (asymmetric critic), from one batched Gram-Schmidt loop; biases zero; log-std kept."""
+    from jaxrl_suite.algos.networks import ActorCritic
+
+    net = ActorCritic(3, True, hidden=(32, 16), log_std_init=-1.0)
+    from jaxrl_suite.prng import fast_key
+
+    args = (fast_key(jax.random.key(0)), jnp.ones((2, 5)), jnp.ones((2, 40)))
+    params = jax.jit(net.init)(*args)["params"]
+    scales = {"policy_head": 0.01, "value_head": 1.0}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        names = [p.key for p in path]
+        w = np.asarray(leaf)
+        if names[-1] == "kernel":
+            gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+            s2 = scales.get(names[0], np.sqrt(2.0)) ** 2
+            np.testing.assert_allclose(gram, s2 * np.eye(len(gram)), atol=1e-5 * max(s2, 1.0))
+        elif names[-1] == "bias":
+            assert not w.any()
+    np.testing.assert_array_equal(np.asarray(params["log_std"]), -1.0)
+    assert jax.jit(net.init).lower(*args).as_text().count("stablehlo.while") == 1
+    other = jax.jit(net.init)(fast_key(jax.random.key(1)), *args[1:])["params"]
+    assert not np.allclose(
+        other["actor_torso"]["Dense_1"]["kernel"], params["actor_torso"]["Dense_1"]["kernel"]
+    )

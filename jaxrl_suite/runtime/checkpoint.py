@@ -32,8 +32,8 @@ def _encode_leaf(x: Any) -> Any:
 
 
 def _decode_leaf(x: Any, t: Any) -> Any:
-    if _is_key(t):
-        return jax.random.wrap_key_data(x)
+    if _is_key(t):  # same PRNG impl as the template (e.g. jaxrl_suite.prng's unrolled threefry)
+        return jax.random.wrap_key_data(x, impl=jax.random.key_impl(t))
     if getattr(t, "size", 1) == 0:
         return jax.numpy.zeros(t.shape, t.dtype)
     return x
