@@ -19,12 +19,19 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from jaxrl_suite import cpu
 
-LAYOUT = cpu.configure()  # before anything (gymnax's import) starts XLA's CPU backend, as the CLI does
+# Each timing runs in its own process, laid out for its number of runs before anything (gymnax's import)
+# starts XLA's CPU backend, as the CLI does: one device for one seed, one device per core for 8.
+_worker = argparse.ArgumentParser(add_help=False)
+_worker.add_argument("--worker-seeds", type=int, default=None)
+WORKER_SEEDS = _worker.parse_known_args()[0].worker_seeds if __name__ == "__main__" else None
+LAYOUT = cpu.configure(runs=WORKER_SEEDS or 1) if __name__ == "__main__" else {}
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -76,6 +83,7 @@ def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
     res = {
         "seeds": seeds,
         "devices": len(keys.sharding.device_set),
+        "cpu_layout": LAYOUT,
         "compile_s": compile_s,
         "train_s": train_s,
         "compile_s_all": compile_times,
@@ -147,6 +155,12 @@ def time_sb3(max_steps: int) -> dict:
     }
 
 
+def _worker_run(seeds: int, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--worker-seeds", str(seeds), "--total-steps", str(args.total_steps)]
+    out = subprocess.run(cmd + ["--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true")
@@ -156,16 +170,19 @@ def main() -> dict:
     ap.add_argument(
         "--no-sb3", action="store_true", help="skip stable-baselines3 (not installed: make bench)"
     )
+    ap.add_argument("--worker-seeds", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    one = time_ours(1, args.total_steps, args.repeats)
-    many = time_ours(args.seeds, args.total_steps, args.repeats)
+    if args.worker_seeds:  # one timing, in this (freshly laid out) process
+        print(json.dumps(time_ours(args.worker_seeds, args.total_steps, args.repeats)))
+        return {}
+    one = _worker_run(1, args)
+    many = _worker_run(args.seeds, args)
     result = {
         "benchmark": "bench_ppo",
         "work": "CartPole-v1, PureJaxRL defaults: 4 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed",
         "total_steps": args.total_steps,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {jax.devices()[0].device_kind}",
         "jax": jax.__version__,
-        "cpu_layout": LAYOUT,
         "ours_1_seed": one,
         f"ours_{args.seeds}_seeds": many,
         "seeds_time_ratio": many["train_s"] / one["train_s"],

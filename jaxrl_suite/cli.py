@@ -567,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrl_suite import cpu
 
     if not cpu.backend_initialized():  # (in-process callers such as tests keep their own layout)
-        cpu.configure()
+        runs = {"train": getattr(args, "seeds", 1), "eval": 1, "render": 1, "demo": 1}.get(args.command)
+        cpu.configure(runs=runs)
     try:
         return int(args.fn(args) or 0)
     except ValueError as exc:  # bad input: one clear line, no traceback
