@@ -184,6 +184,22 @@ def clipped_surrogate(ratio, adv, hparams, progress):
     return -jnp.minimum(ratio * adv, clipped * adv)
 
 
+def shuffles(key: jax.Array, rows: int, n: int) -> jax.Array:
+    """``rows`` random permutations of ``range(n)``, shaped ``[rows, n]`` (the epochs' minibatch orders).
+
+    For n <= 4096, one sort of 32-bit words holding random high bits and the index in the low bits: ~4x
+    faster on CPU than ``jax.random.permutation``'s key-value sort. Uniform except that the rare pairs with
+    equal random bits (expected 0.016 pairs per row at n = 512) keep index order; such a pair ends up
+    adjacent, so in the same minibatch either way. Larger n uses ``jax.random.permutation``.
+    """
+    if n > 4096:
+        return jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, rows))
+    width = max(1, (n - 1).bit_length())
+    bits = jax.random.bits(key, (rows, n), jnp.uint32)
+    packed = (bits >> width << width) | jnp.arange(n, dtype=jnp.uint32)
+    return (jax.lax.sort(packed, dimension=1) & jnp.uint32((1 << width) - 1)).astype(jnp.int32)
+
+
 class Trainer:
     """A compiled-loop PPO learner for one environment; see the module docstring."""
 
@@ -439,9 +455,7 @@ class Trainer:
             )
             return jax.lax.scan(minibatch_step, carry, shuffled)
 
-        perms = jax.vmap(lambda k: jax.random.permutation(k, cfg.batch_size))(
-            jax.random.split(key, cfg.update_epochs)
-        )
+        perms = shuffles(key, cfg.update_epochs, cfg.batch_size)
         (params, opt_state), aux = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
         return state.replace(params=params, opt_state=opt_state), aux
 

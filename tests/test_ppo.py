@@ -224,3 +224,20 @@ def test_actor_critic_init_orthogonalises_every_kernel_in_one_loop():
     assert not np.allclose(
         other["actor_torso"]["Dense_1"]["kernel"], params["actor_torso"]["Dense_1"]["kernel"]
     )
+
+
+def test_minibatch_shuffles_are_uniform_permutations():
+    """Each row is a permutation; over many rows every element lands in every position about equally often
+    (both the packed-sort path and the large-n fallback)."""
+    from jaxrl_suite.algos.ppo import shuffles
+
+    perms = np.asarray(shuffles(jax.random.key(0), 4000, 6))
+    assert (np.sort(perms, axis=1) == np.arange(6)).all()
+    counts = np.stack([(perms == i).sum(axis=0) for i in range(6)])  # element x position
+    chi2 = ((counts - 4000 / 6) ** 2 / (4000 / 6)).sum()
+    assert chi2 < 60, chi2  # 25 degrees of freedom: p ~ 1e-4 at 60
+    assert len({tuple(r) for r in perms[:200]}) > 150
+    big = np.asarray(shuffles(jax.random.key(1), 2, 5000))
+    assert (np.sort(big, axis=1) == np.arange(5000)).all() and not (big[0] == big[1]).all()
+    odd = np.asarray(shuffles(jax.random.key(2), 3, 500))
+    assert (np.sort(odd, axis=1) == np.arange(500)).all()
