@@ -174,6 +174,7 @@ class TrainResult:
     metrics: dict
 
 
+AUX_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")  # per-minibatch diagnostics
 PolicyLoss = Callable[[jax.Array, jax.Array, Any, jax.Array], jax.Array]
 
 
@@ -330,7 +331,8 @@ class Trainer:
         done = episodes["done"].astype(jnp.float32)
         count = done.sum()
         safe = jnp.maximum(count, 1.0)
-        metrics = {k: v.mean() for k, v in aux.items()}
+        aux = aux.reshape(-1, len(AUX_NAMES)).mean(axis=0)
+        metrics = {name: aux[i] for i, name in enumerate(AUX_NAMES)}
         metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
         metrics["length"] = jnp.where(count > 0, (episodes["length"] * done).sum() / safe, jnp.nan)
         metrics["episodes"] = count
@@ -412,7 +414,8 @@ class Trainer:
         return jax.tree.map(lambda a: a.reshape((cfg.batch_size,) + a.shape[2:]), batch)
 
     def learn(self, state: PPOState, batch: tuple, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, dict]:
-        """``update_epochs`` passes over the batch in shuffled minibatches; per-minibatch losses in ``aux``."""
+        """``update_epochs`` passes over the batch in shuffled minibatches; ``aux[epoch, minibatch]`` holds the
+        minibatch's ``AUX_NAMES`` values."""
         cfg, net = self.config, self.network
         progress = state.update_step.astype(jnp.float32) / cfg.num_updates
         optimizer = self.optimizer(hp)
@@ -426,21 +429,20 @@ class Trainer:
             ratio = jnp.exp(log_ratio)
             if cfg.normalize_advantages:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            policy_loss = self.policy_loss(ratio, adv, hp, progress).mean()
             value_loss = (value - target) ** 2
             if cfg.clip_value_loss:
                 clipped = old_value + jnp.clip(value - old_value, -hp.clip_eps, hp.clip_eps)
                 value_loss = jnp.maximum(value_loss, (clipped - target) ** 2)
-            value_loss = 0.5 * value_loss.mean()
-            ent = nets.entropy(pi, self.continuous).mean()
-            total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * ent
-            aux = {
-                "policy_loss": policy_loss,
-                "value_loss": value_loss,
-                "entropy": ent,
-                "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
-                "clip_frac": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),
-            }
+            # every per-sample term averaged by one reduction (fewer kernels to compile and run)
+            per_sample = [
+                self.policy_loss(ratio, adv, hp, progress),
+                0.5 * value_loss,
+                nets.entropy(pi, self.continuous),
+                (ratio - 1.0) - log_ratio,
+                (jnp.abs(ratio - 1.0) > hp.clip_eps).astype(jnp.float32),
+            ]
+            aux = jnp.stack(jnp.broadcast_arrays(*per_sample), axis=-1).mean(axis=0)  # see AUX_NAMES
+            total = aux[0] + hp.vf_coef * aux[1] - hp.ent_coef * aux[2]
             return total, aux
 
         def minibatch_step(carry, mb):
