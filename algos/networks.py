@@ -56,11 +56,7 @@ def orthogonal(scale: float = 1.0):
     def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
         if len(shape) != 2:
             raise ValueError(f"orthogonal init needs a 2-D kernel shape, got {tuple(shape)}")
-        rows, cols = int(shape[0]), int(shape[1])
-        m, n = max(rows, cols), min(rows, cols)
-        q = _gram_schmidt(jax.random.normal(key, (m, n), jnp.float32))
-        q = q if rows >= cols else q.T
-        return (scale * q).astype(dtype)
+        return orthogonal_stack(key, [(int(shape[0]), int(shape[1]))], [scale])[0].astype(dtype)
 
     return init
 

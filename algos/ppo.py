@@ -463,7 +463,7 @@ class Trainer:
 
     def run(self, state: PPOState, hparams: PPOHparams, num_updates: int) -> tuple[PPOState, dict]:
         """``num_updates`` iterations in one ``lax.scan``; metrics stacked along the first axis."""
-        state = state.replace(key=fast_key(state.key))  # e.g. restored from a checkpoint as a default key
+        state = state.replace(key=fast_key(state.key))  # a state built with a default key: one carry dtype
         return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=num_updates)
 
     def __call__(self, key: jax.Array, hparams: PPOHparams | None = None) -> TrainResult:

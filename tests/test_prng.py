@@ -63,3 +63,10 @@ def test_cpu_configure_sets_one_device_per_core_before_the_backend_starts():
         from jaxrl_suite import cpu
 
         cpu.configure(threads_per_device=0)
+
+
+def test_cpu_devices_divide_the_runs_evenly():
+    from jaxrl_suite.cpu import devices_for
+
+    assert [devices_for(r, cores=2) for r in (1, 2, 3, 8)] == [1, 2, 1, 2]
+    assert devices_for(None, cores=2) == 2 and devices_for(6, cores=4) == 3
