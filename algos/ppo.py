@@ -385,11 +385,15 @@ class Trainer:
                 ret_rms=ret_rms,
                 discounted_return=disc,
             )
-            transition = Transition(x, critic_x, final_critic_x, action, logp, r, terminated, done)
+            # a symmetric critic reads x: stored once (one scan output fewer per step), aliased below
+            stored_critic_x = critic_x if cfg.asymmetric_critic else None
+            transition = Transition(x, stored_critic_x, final_critic_x, action, logp, r, terminated, done)
             return carry, (transition, info["episode"])
 
         roll_keys = jax.random.split(key, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
         state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)
+        if not cfg.asymmetric_critic:
+            traj = traj.replace(critic_x=traj.x)
         return state, traj, episodes
 
     def advantages(self, state: PPOState, traj: Transition, hp: PPOHparams) -> tuple:

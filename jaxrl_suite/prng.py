@@ -15,25 +15,29 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.extend.random import define_prng_impl
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
 def _rotl(x: jax.Array, d: int) -> jax.Array:
-    return (x << np.uint32(d)) | (x >> np.uint32(32 - d))
+    return lax.bitwise_or(lax.shift_left(x, np.uint32(d)), lax.shift_right_logical(x, np.uint32(32 - d)))
 
 
 def threefry2x32(k1: jax.Array, k2: jax.Array, x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """The Threefry-2x32 block cipher (20 rounds) on uint32 arrays, written out without a loop."""
-    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
-    x1, x2 = x1 + ks[0], x2 + ks[1]
+    """The Threefry-2x32 block cipher (20 rounds) on uint32 arrays, written out without a loop.
+
+    Plain ``lax`` calls rather than array operators: the same program, traced ~1.7x faster (each ``jnp``
+    operator goes through NumPy-style dispatch, and the hash is ~130 of them)."""
+    ks = (k1, k2, lax.bitwise_xor(lax.bitwise_xor(k1, k2), np.uint32(0x1BD11BDA)))
+    x1, x2 = lax.add(x1, ks[0]), lax.add(x2, ks[1])
     for i in range(5):
         for r in _ROTATIONS[i % 2]:
-            x1 = x1 + x2
-            x2 = _rotl(x2, r) ^ x1
-        x1 = x1 + ks[(i + 1) % 3]
-        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
+            x1 = lax.add(x1, x2)
+            x2 = lax.bitwise_xor(_rotl(x2, r), x1)
+        x1 = lax.add(x1, ks[(i + 1) % 3])
+        x2 = lax.add(lax.add(x2, ks[(i + 2) % 3]), np.uint32(i + 1))
     return x1, x2
 
 
@@ -55,16 +59,23 @@ def _seed(seed: jax.Array) -> jax.Array:
     return jnp.stack([hi, seed.astype(np.uint32)])
 
 
+def _new_keys(b1: jax.Array, b2: jax.Array) -> jax.Array:
+    """Derived keys, materialised: an optimisation barrier stops XLA fusing this hash into the next one
+    (split of a split, bits of a split, ...). Fused, the chain becomes one huge kernel that LLVM takes up
+    to a second to compile (measured: 0.8 s for a PPO update's key split feeding its 256 rollout keys, and
+    the whole CartPole PPO program's LLVM time fell from 3.8 s to 2.2 s CPU); materialised, it costs one
+    tiny kernel per derived key array."""
+    return jax.lax.optimization_barrier(jnp.stack([b1, b2], axis=-1))
+
+
 def _split(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     hi, lo = _counts(tuple(shape))
-    b1, b2 = threefry2x32(key[0], key[1], hi, lo)
-    return jnp.stack([b1, b2], axis=-1)
+    return _new_keys(*threefry2x32(key[0], key[1], hi, lo))
 
 
 def _fold_in(key: jax.Array, data: jax.Array) -> jax.Array:
     # jax: threefry_2x32(key, threefry_seed(data)), i.e. the hash of the pair (0, data) for 32-bit data
-    b1, b2 = threefry2x32(key[0], key[1], jnp.zeros((), np.uint32), jnp.asarray(data, np.uint32))
-    return jnp.stack([b1, b2])
+    return _new_keys(*threefry2x32(key[0], key[1], jnp.zeros((), np.uint32), jnp.asarray(data, np.uint32)))
 
 
 def _random_bits(key: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:

@@ -1,6 +1,7 @@
 """jaxrl_suite.prng (unrolled threefry keys, bit-identical to JAX's) and jaxrl_suite.cpu (XLA:CPU layout)."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -44,6 +45,16 @@ def test_fast_key_conversions_and_no_loop():
     np.testing.assert_array_equal(_data(fast_key(jax.random.key_data(key))), _data(key))
     text = jax.jit(lambda k: jax.random.uniform(k, (4,))).lower(fast).as_text()
     assert "while" not in text  # JAX's CPU lowering of its own threefry is a 5-trip loop
+
+
+def test_derived_keys_are_not_fused_into_the_next_hash():
+    # a split of a split feeding random bits: each hash in its own kernel (one hash = 20 rotation xors + 1),
+    # not one fused chain that LLVM takes up to a second to compile
+    draw = jax.jit(lambda k: jax.random.bits(jax.random.split(jax.random.split(k, 3)[1], 256)[7], (4,)))
+    text = draw.lower(fast_key(jax.random.key(0))).compile().as_text()
+    fused = re.findall(r"\n(%fused\S* .*?\n\})", text, re.S)
+    xors = [body.count(" xor(") for body in fused]
+    assert len(xors) >= 3 and max(xors) < 2 * 21, xors
 
 
 def test_cpu_configure_sets_one_device_per_core_before_the_backend_starts():
