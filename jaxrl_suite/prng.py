@@ -4,7 +4,8 @@ JAX lowers its default ``threefry2x32`` keys on CPU as a 5-trip ``while`` loop (
 compiles). Inside a training loop that steps tiny environments, each random draw then costs a loop of
 ~20 small kernels per step: on a 2-core CPU half of a CartPole PPO rollout. This impl computes the same
 20 rounds as straight-line ``uint32`` arithmetic (Salmon et al. 2011, as in ``jax._src.random.threefry2x32``)
-that XLA fuses with its neighbours. Keys, splits, folds and bits equal JAX's default (partitionable) ones,
+that XLA fuses with its neighbours (except into another hash: derived keys are materialised, see
+``_new_keys``). Keys, splits, folds and bits equal JAX's default (partitionable) ones,
 bit for bit; only the key's dtype differs. ``fast_key(key)`` converts a default key; ``default_key`` back.
 """
 
