@@ -27,8 +27,10 @@ from gymnax.environments import spaces as gx
 
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.gae import gae
-from jaxrl_suite.env import has_privileged_observation
+from jaxrl_suite.env import has_privileged_observation, select_tree
 from jaxrl_suite.prng import fast_key
+from jaxrl_suite.runtime.episodes import METRIC as RETURN_LAST20
+from jaxrl_suite.runtime.episodes import RecentReturns
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd
 
@@ -152,6 +154,7 @@ class PPOState:
     critic_rms: RunningMeanStd
     ret_rms: RunningMeanStd
     discounted_return: jax.Array
+    recent: RecentReturns  # the last 20 finished episodes (the time-to-threshold rule)
     key: jax.Array
     update_step: jax.Array
 
@@ -286,7 +289,7 @@ class Trainer:
 
     def init(self, key: jax.Array, hparams: PPOHparams | None = None) -> PPOState:
         """Fresh network, optimiser and environments."""
-        hp = PPOHparams() if hparams is None else hparams
+        hp = (PPOHparams() if hparams is None else hparams).validate()  # concrete values only; no-op in jit
         cfg = self.config
         k_net, k_env, k_run = jax.random.split(fast_key(key), 3)
         obs, env_state = self.venv.reset(k_env, self.env_params)
@@ -312,6 +315,7 @@ class Trainer:
             critic_rms=critic_rms,
             ret_rms=RunningMeanStd.zeros(()),
             discounted_return=jnp.zeros((cfg.num_envs,)),
+            recent=RecentReturns.zeros(),
             key=k_run,
             update_step=jnp.zeros((), jnp.int32),
         )
@@ -325,7 +329,8 @@ class Trainer:
         state, traj, episodes = self.collect(state, hp, k_roll)
         batch = self.advantages(state, traj, hp)
         state, aux = self.learn(state, batch, hp, k_upd)
-        state = state.replace(key=key, update_step=state.update_step + 1)
+        recent = state.recent.push(episodes["return"], episodes["done"])
+        state = state.replace(key=key, update_step=state.update_step + 1, recent=recent)
 
         # METRICS: reduced inside jit, so memory stays flat however long the run
         done = episodes["done"].astype(jnp.float32)
@@ -333,7 +338,10 @@ class Trainer:
         safe = jnp.maximum(count, 1.0)
         aux = aux.reshape(-1, len(AUX_NAMES)).mean(axis=0)
         metrics = {name: aux[i] for i, name in enumerate(AUX_NAMES)}
+        # "return": this update's finished episodes (learning curves); "return_last20": the run's last 20
+        # finished episodes, the time-to-threshold rule (runtime.episodes.THRESHOLD_RULE)
         metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
+        metrics[RETURN_LAST20] = recent.mean()  # "return_last20"
         metrics["length"] = jnp.where(count > 0, (episodes["length"] * done).sum() / safe, jnp.nan)
         metrics["episodes"] = count
         metrics["steps"] = state.update_step * self.config.batch_size
@@ -471,8 +479,9 @@ class Trainer:
         return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=num_updates)
 
     def __call__(self, key: jax.Array, hparams: PPOHparams | None = None) -> TrainResult:
-        """The whole training run as one pure function of (key, hparams)."""
-        hp = PPOHparams() if hparams is None else hparams
+        """The whole training run as one pure function of (key, hparams); concrete bad hparams raise
+        ValueError here, before anything is traced or compiled."""
+        hp = (PPOHparams() if hparams is None else hparams).validate()
         state = self.init(key, hp)
         state, metrics = self.run(state, hp, self.config.num_updates)
         return TrainResult(state, metrics)
@@ -528,7 +537,13 @@ def evaluate(
 
 
 def rollout_states(trainer: Trainer, state: PPOState, key: jax.Array, greedy: bool = True):
-    """One episode of env states (for rendering): ``(states[T], done[T])`` with T = the episode step limit."""
+    """One episode of env states for rendering: ``(states[T + 1], ended[T + 1])``, T = the episode step limit.
+
+    ``states[0]`` is the reset state and ``states[t + 1]`` the state after step t, stepped without auto-reset
+    (``step_env`` + ``is_truncated``), so the state that ended the episode (the agent on the goal, the crash)
+    is included; past the end the last state is held. ``ended[i]`` marks states after the episode's end, so
+    ``states[:argmax(ended)]`` (all of them when none is marked) is the episode from reset to its last state.
+    """
     env, params = trainer.env, trainer.env_params
     horizon = int(params.max_steps_in_episode)
     k_reset, k_run = jax.random.split(key)
@@ -538,13 +553,16 @@ def rollout_states(trainer: Trainer, state: PPOState, key: jax.Array, greedy: bo
         env_state, obs, ended = carry
         k_act, k_env = jax.random.split(k)
         action = trainer.act(state, jax.tree.map(lambda x: x[None], obs), k_act, greedy)[0]
-        obs, nxt, _, term, trunc, _ = env.step(k_env, env_state, action, params)
-        return (nxt, obs, ended | term | trunc), (env_state, ended)
+        nxt_obs, nxt, _, term, _ = env.step_env(k_env, env_state, action, params)
+        finished = jnp.asarray(term, bool) | jnp.asarray(env.is_truncated(nxt, params), bool)
+        nxt, nxt_obs = select_tree(ended, (env_state, obs), (nxt, nxt_obs))  # hold the final state
+        return (nxt, nxt_obs, ended | finished), (nxt, ended)
 
     _, (states, ended) = jax.lax.scan(
         body, (env_state, obs, jnp.asarray(False)), jax.random.split(k_run, horizon)
     )
-    return states, ended
+    states = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), env_state, states)
+    return states, jnp.concatenate([jnp.zeros((1,), bool), ended])
 
 
 # Names the CLI and runtime look up on every learner module.

@@ -2,20 +2,26 @@
 
 Work: 4 envs x 128 steps, 5e5 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed (PureJaxRL ``ppo.py``).
 Reports compile and train seconds (medians of ``--repeats`` fresh compiles and runs; all values are kept in
-the JSON), env steps/s, steps and wall seconds (compile included) to the first update whose mean
-finished-episode return reaches 475, and 8 seeds vmapped in one program, sharded one device per core with
-one XLA thread each (``jaxrl_suite.cpu.configure``, as the CLI runs; the single seed uses one device, so one
-core). stable-baselines3
-PPO (PyTorch, CPU, 2 threads) runs the same settings until its mean of the last 20 episodes reaches 475.
-PureJaxRL and rejax cannot be installed beside gymnax 1.0 (their step API broke), so their figures are the
-quiet-machine measurements of ../shared/specs/measured.md, carried here as constants.
+the JSON), env steps/s, and 8 seeds vmapped in one program, sharded one device per core with one XLA thread
+each (``jaxrl_suite.cpu.configure``, as the CLI runs; the single seed uses one device, so one core).
+Time to 475 follows one rule on both sides (``jaxrl_suite.runtime.episodes.THRESHOLD_RULE``): the first
+update (rollout) after which the mean return of the run's last 20 finished episodes is >= 475. Ours reads the
+learner's ``return_last20`` metric; stable-baselines3 PPO (PyTorch, CPU, 2 threads, same settings) checks its
+episode buffer at the end of each rollout. Steps to 475 are reported for every seed of the 8-seed run
+(min/median/max), wall seconds (compile included) from the single-seed timing. PureJaxRL and rejax cannot be
+installed beside gymnax 1.0 (their step API broke), so their figures are quiet-machine measurements carried
+here as constants.
 
-Usage: python experiments/bench_ppo.py [--json] [--seeds 8] [--repeats 3] [--no-sb3]
+``--quick`` is a smoke run (2 seeds, 16 K steps, one repeat) written to ``experiments/results/quick/`` with
+``"smoke": true``; only a full run writes the committed ``experiments/results/bench_ppo.json``.
+
+Usage: python experiments/bench_ppo.py [--json] [--seeds 8] [--repeats 3] [--no-sb3] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -38,15 +44,25 @@ import numpy as np  # noqa: E402
 
 import jaxrl_suite  # noqa: E402
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train  # noqa: E402
+from jaxrl_suite.runtime.episodes import METRIC, THRESHOLD_RULE, WINDOW  # noqa: E402
 from jaxrl_suite.runtime.plots import forward_fill  # noqa: E402
 from jaxrl_suite.runtime.sharding import run_sharding  # noqa: E402
 
 THRESHOLD = 475.0
-PEERS_MEASURED = {  # 2-core CPU, quiet machine, jax 0.10.2 (../shared/specs/measured.md)
+RESULTS = Path(__file__).parent / "results"
+PEERS_MEASURED = {  # 2-core CPU, quiet machine, jax 0.10.2 (the project's reference measurements)
     "purejaxrl": {"compile_s": 8.1, "train_s": 4.6, "steps_to_475": 62_000, "seeds8_train_s": 32.9},
     "rejax": {"compile_s": 6.2, "train_s": 4.2},
     "sb3": {"wall_s_to_475": 33.0, "steps_to_475": 126_000},
 }
+
+
+def spread(values: list) -> dict:
+    """Min/median/max over seeds of a per-seed figure; a seed that never reached counts as +inf (so a
+    statistic it decides is None)."""
+    arr = np.array([np.inf if v is None else v for v in values], dtype=np.float64)
+    stat = lambda f: None if not np.isfinite(f(arr)) else float(f(arr))  # noqa: E731
+    return {"min": stat(np.min), "median": stat(np.median), "max": stat(np.max), "per_seed": list(values)}
 
 
 def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
@@ -72,10 +88,11 @@ def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
         jax.block_until_ready(out)
         train_times.append(time.perf_counter() - t0)
     compile_s, train_s = float(np.median(compile_times)), float(np.median(train_times))
-    ret = forward_fill(np.asarray(out.metrics["return"]).reshape(seeds, -1))
+    ret = forward_fill(np.asarray(out.metrics["return"]).reshape(seeds, -1))  # per-update learning curve
+    last20 = np.asarray(out.metrics[METRIC]).reshape(seeds, -1)  # NaN until 20 episodes: never a hit
     steps = np.asarray(out.metrics["steps"]).reshape(seeds, -1)[0]
     first = []
-    for r in ret:
+    for r in last20:
         hit = np.flatnonzero(r >= THRESHOLD)
         first.append(int(steps[hit[0]]) if hit.size else None)
     final = ret[:, -max(1, ret.shape[1] // 20) :].mean(axis=1)
@@ -90,7 +107,9 @@ def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
         "train_s_all": train_times,
         "steps_per_s": seeds * trainer.config.num_updates * trainer.config.batch_size / train_s,
         "final_return_mean": float(final.mean()),
+        "threshold_rule": THRESHOLD_RULE,
         "steps_to_475_per_seed": first,
+        "steps_to_475_spread": spread(first),
         "seeds_reaching_475": len(reached),
     }
     if seeds == 1 and first[0] is not None:
@@ -111,17 +130,26 @@ def time_sb3(max_steps: int) -> dict:
     torch.set_num_threads(2)
 
     class StopAt475(BaseCallback):
+        """THRESHOLD_RULE, checked where ours is: after each rollout (update), on the last 20 finished episodes.
+
+        SB3 appends a step's finished episodes to ``ep_info_buffer`` (a deque of the last 100, in env order)
+        only after calling ``on_step``, so a check in ``on_step`` lags one vector step; at the rollout's end
+        the buffer holds every episode of the rollout. The next ``on_step`` then stops training.
+        """
+
         def __init__(self):
             super().__init__()
             self.hit_steps = None
             self.hit_time = None
 
-        def _on_step(self) -> bool:
+        def _on_rollout_end(self) -> None:
             buf = self.model.ep_info_buffer
-            if len(buf) >= 20 and np.mean([e["r"] for e in list(buf)[-20:]]) >= THRESHOLD:
-                self.hit_steps, self.hit_time = self.num_timesteps, time.perf_counter()
-                return False
-            return True
+            if self.hit_steps is None and len(buf) >= WINDOW:
+                if np.mean([e["r"] for e in list(buf)[-WINDOW:]]) >= THRESHOLD:
+                    self.hit_steps, self.hit_time = self.num_timesteps, time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return self.hit_steps is None
 
     del gymnasium
     t0 = time.perf_counter()
@@ -151,6 +179,7 @@ def time_sb3(max_steps: int) -> dict:
         "steps_to_475": cb.hit_steps,
         "wall_s": end - t0,
         "steps": int(model.num_timesteps),
+        "threshold_rule": THRESHOLD_RULE,
         "torch": torch.__version__,
     }
 
@@ -170,17 +199,32 @@ def main() -> dict:
     ap.add_argument(
         "--no-sb3", action="store_true", help="skip stable-baselines3 (not installed: make bench)"
     )
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run (2 seeds, 16 K steps) into results/quick/"
+    )
     ap.add_argument("--worker-seeds", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker_seeds:  # one timing, in this (freshly laid out) process
         print(json.dumps(time_ours(args.worker_seeds, args.total_steps, args.repeats)))
         return {}
+    if args.quick:
+        args.seeds, args.total_steps, args.repeats = 2, 16_384, 1
+        args.no_sb3 = args.no_sb3 or importlib.util.find_spec("stable_baselines3") is None
     one = _worker_run(1, args)
     many = _worker_run(args.seeds, args)
+    walls = [
+        None if s is None else one["compile_s"] + s / one["steps_per_s"]
+        for s in many["steps_to_475_per_seed"]
+    ]
     result = {
         "benchmark": "bench_ppo",
+        "smoke": args.quick,
         "work": "CartPole-v1, PureJaxRL defaults: 4 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed",
         "total_steps": args.total_steps,
+        "threshold_rule": THRESHOLD_RULE,
+        # over the seeds of the vmapped run; wall = single-seed compile + steps at single-seed speed
+        "steps_to_475": {"seeds": args.seeds, **many["steps_to_475_spread"]},
+        "wall_s_to_475": {"seeds": args.seeds, **spread(walls)},
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {jax.devices()[0].device_kind}",
         "jax": jax.__version__,
         "ours_1_seed": one,
@@ -196,8 +240,12 @@ def main() -> dict:
         result["sb3"] = sb3
         if sb3["wall_s_to_475"] and one.get("wall_s_to_475"):
             result["wall_to_475_speedup_vs_sb3"] = sb3["wall_s_to_475"] / one["wall_s_to_475"]
-    out = Path(__file__).parent / "results" / "bench_ppo.json"
-    out.parent.mkdir(exist_ok=True)
+        if sb3["wall_s_to_475"] and result["wall_s_to_475"]["median"]:
+            result["wall_to_475_speedup_vs_sb3_seed_median"] = (
+                sb3["wall_s_to_475"] / result["wall_s_to_475"]["median"]
+            )
+    out = RESULTS / "quick" / "bench_ppo.json" if args.quick else RESULTS / "bench_ppo.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     if not args.json:
         print(
@@ -205,9 +253,11 @@ def main() -> dict:
             f"({one['steps_per_s']:.3g} steps/s), 475 at {one.get('steps_to_475')} steps, "
             f"{one.get('wall_s_to_475') or float('nan'):.2f}s wall incl. compile"
         )
+        spread_475 = result["steps_to_475"]
         print(
             f"ours, {args.seeds} seeds vmapped: train {many['train_s']:.2f}s = {result['seeds_time_ratio']:.2f}x one "
-            f"seed; {many['seeds_reaching_475']}/{args.seeds} reach 475"
+            f"seed; {many['seeds_reaching_475']}/{args.seeds} reach 475, steps to 475 min/median/max "
+            f"{spread_475['min']}/{spread_475['median']}/{spread_475['max']} ({THRESHOLD_RULE})"
         )
         print(
             f"vs rejax (measured): compile {result['compile_speedup_vs_rejax']:.2f}x, "

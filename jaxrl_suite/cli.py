@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -51,7 +52,10 @@ def _parse_value(text: str, default: Any) -> Any:
     if isinstance(default, tuple):
         return tuple(int(x) for x in text.split(",") if x)
     if isinstance(default, int) and not isinstance(default, bool):
-        return int(float(text))
+        value = float(text)
+        if not value.is_integer():
+            raise ValueError(text)
+        return int(value)
     if isinstance(default, float):
         return float(text)
     if default is None:
@@ -62,6 +66,17 @@ def _parse_value(text: str, default: Any) -> Any:
                 pass
         return None if text.lower() == "none" else text
     return text
+
+
+def _value_parser(default: Any):
+    """A parser for one option; its name is what argparse shows for a bad value ("invalid int value")."""
+
+    def parse(text: str) -> Any:
+        return _parse_value(text, default)
+
+    kind = type(default).__name__
+    parse.__name__ = {"tuple": "comma-separated int", "NoneType": "number or string"}.get(kind, kind)
+    return parse
 
 
 def _add_dataclass_options(
@@ -86,7 +101,7 @@ def _add_dataclass_options(
                 dest=f.name,
                 default=None,
                 metavar="V",
-                type=lambda t, d=default: _parse_value(t, d),
+                type=_value_parser(default),
                 help=f"(default {default})",
             )
 
@@ -122,39 +137,118 @@ def build(spec: dict):
 
     module = _algo_module(spec["algo"])
     env, env_params = jaxrl_suite.make(spec["env"], **spec.get("env_overrides", {}))
-    cfg_kwargs = dict(spec.get("config", {}))
-    for f in dataclasses.fields(module.Config):
-        if isinstance(f.default, tuple) and f.name in cfg_kwargs:
-            cfg_kwargs[f.name] = tuple(cfg_kwargs[f.name])
-    config = module.Config(**cfg_kwargs)
+    config = module.Config(**_config_kwargs(module, spec.get("config", {})))
     return module, module.make_train(config, env, env_params)
 
 
+def _typed_options(args, module) -> dict:
+    """The options given on the command line (not their defaults), as a nested dict like a run's spec."""
+    typed: dict[str, Any] = {}
+    if args.env is not None:
+        typed["env"] = args.env
+    if args.env_opt:
+        typed["env_overrides"] = _env_overrides(args.env_opt)
+    for name in ("seeds", "seed"):
+        if getattr(args, name, None) is not None:
+            typed[name] = getattr(args, name)
+    for key, cls in (("config", module.Config), ("hparams", module.Hparams)):
+        given = _collect(args, cls)
+        if given:
+            typed[key] = json.loads(json.dumps(given))  # tuples as lists, as stored
+    return typed
+
+
 def _validate_early(args) -> tuple[Any, dict, Any]:
-    """Env id, config and hparams checked before any compile; returns (module, spec, hparams)."""
+    """Env id, config and hparams checked before any compile; returns (module, spec, hparams).
+
+    ``spec`` is the run's full description: every config and hyperparameter value in effect (not only the
+    typed ones), so that a resume can take it back. With ``--resume`` it is the stored run's spec, and every
+    option given must agree with it.
+    """
     from jaxrl_suite.registry import spec as env_spec
 
-    env_spec(args.env)  # unknown id -> ValueError with close matches
     module = _algo_module(args.algo)
-    config_kwargs = _collect(args, module.Config)
-    hparams_kwargs = _collect(args, module.Hparams)
+    for name in ("seeds", "chunk", "checkpoint_every", "samples"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    typed = _typed_options(args, module)
+    if getattr(args, "resume", False):
+        stored = _stored_spec(args)
+        mismatch = _differences(stored, typed)
+        if mismatch:
+            raise ValueError(
+                f"--resume: the options given disagree with the run in {args.out}:\n  " + "\n  ".join(mismatch)
+            )
+        spec = stored
+    else:
+        if args.env is None:
+            raise ValueError("--env is required (see `jaxrl-suite list`)")
+        spec = {
+            "algo": args.algo,
+            "env": args.env,
+            "env_overrides": typed.get("env_overrides", {}),
+            "seeds": args.seeds if args.seeds is not None else 1,
+            "seed": args.seed if args.seed is not None else 0,
+        }
+        try:
+            config = module.Config(**_collect(args, module.Config)).validate()
+            hparams = module.Hparams(**_collect(args, module.Hparams))
+        except TypeError as exc:
+            raise ValueError(str(exc)) from exc
+        spec["config"] = json.loads(json.dumps(dataclasses.asdict(config)))
+        spec["hparams"] = {f.name: getattr(hparams, f.name) for f in dataclasses.fields(hparams)}
+    env_spec(spec["env"])  # unknown id -> ValueError with close matches
     try:
-        module.Config(**config_kwargs).validate()
-        hparams = module.Hparams(**hparams_kwargs).validate()
+        module.Config(**_config_kwargs(module, spec.get("config", {}))).validate()
+        hparams = module.Hparams(**spec.get("hparams", {})).validate()
     except TypeError as exc:
         raise ValueError(str(exc)) from exc
-    spec = {
-        "algo": args.algo,
-        "env": args.env,
-        "env_overrides": _env_overrides(args.env_opt),
-        "config": config_kwargs,
-    }
     return module, spec, hparams
 
 
-def _default_out(kind: str, args) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{kind}-{args.algo}-{args.env.replace('/', '_')}-{stamp}"
+def _differences(stored: dict, typed: dict) -> list[str]:
+    from jaxrl_suite.runtime.rundir import differences
+
+    # compare only what was typed: the stored values of those fields against the given ones
+    from jaxrl_suite.runtime.rundir import flatten
+
+    flat_typed = flatten(typed)
+    flat_stored = {k: v for k, v in flatten(stored).items() if k in flat_typed}
+    return differences(flat_stored, flat_typed)
+
+
+def _stored_spec(args) -> dict:
+    """The spec of the run in ``--out`` (its run.json, or its newest checkpoint's metadata)."""
+    from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
+    from jaxrl_suite.runtime.rundir import read_record
+
+    if not args.out:
+        raise ValueError("--resume needs --out: the run directory to continue")
+    out = Path(args.out)
+    if not (out / "checkpoints").is_dir():
+        raise ValueError(f"nothing to resume: {out} holds no checkpoints/ of a run")
+    record = read_record(out)
+    if record is not None:
+        spec = record["record"]["spec"]
+    else:
+        try:
+            ckpt = Checkpointer(out / "checkpoints", create=False)
+            spec = ckpt.read_meta()["spec"]
+            ckpt.close()
+        except CheckpointError as exc:
+            raise ValueError(str(exc)) from exc
+    if spec.get("algo") != args.algo:
+        raise ValueError(f"--resume: {out} holds a {spec.get('algo')} run, not {args.algo}")
+    return spec
+
+
+def _config_kwargs(module, config: dict) -> dict:
+    kwargs = dict(config)
+    for f in dataclasses.fields(module.Config):
+        if isinstance(f.default, tuple) and f.name in kwargs:
+            kwargs[f.name] = tuple(kwargs[f.name])
+    return kwargs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -179,42 +273,66 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _runtime_kwargs(args) -> dict:
+    return dict(
+        chunk_updates=args.chunk,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        fallback_checkpoint=args.fallback_checkpoint,
+        on_divergence=args.on_divergence,
+        progress=not args.no_progress,
+    )
+
+
+def _out_dir(args, kind: str, spec: dict) -> Path:
+    if args.out:
+        return Path(args.out)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{kind}-{spec['algo']}-{spec['env'].replace('/', '_')}-{stamp}"
+
+
 def cmd_train(args) -> int:
     import jax
 
     from jaxrl_suite.runtime import train_runs
 
     module, spec, hparams = _validate_early(args)
+    out = _out_dir(args, "train", spec)
     _, trainer = build(spec)
-    out = Path(args.out) if args.out else _default_out("train", args)
-    threshold = args.threshold if args.threshold is not None else THRESHOLDS.get(args.env)
-    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
+    threshold = args.threshold if args.threshold is not None else THRESHOLDS.get(spec["env"])
+    keys = jax.random.split(jax.random.key(spec["seed"]), spec["seeds"])
     res = train_runs(
         trainer,
         keys,
         hparams,
         spec=spec,
         out_dir=out,
-        chunk_updates=args.chunk,
         checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
-        progress=not args.no_progress,
         threshold=threshold,
-        title=f"{args.algo} on {args.env}",
+        title=f"{spec['algo']} on {spec['env']}",
+        **_runtime_kwargs(args),
     )
     s = res.summary
     summary = {
-        "env": args.env,
-        "algo": args.algo,
-        "seeds": args.seeds,
+        "status": s["status"],
+        "env": spec["env"],
+        "algo": spec["algo"],
+        "seeds": spec["seeds"],
         "total_steps": s["total_steps"],
+        "updates_done": s["updates_done"],
+        "total_updates": s["total_updates"],
+        "devices": s["devices"],
         "compile_s": round(s["compile_s"], 3),
         "train_s": round(s["train_s"], 3),
         "steps_per_s": s["steps_per_s"],
         "final_return_mean": s.get("final_return_mean"),
         "final_return_std": s.get("final_return_std"),
+        "final_return_over": s.get("final_return_over"),
+        "runs_diverged": s.get("runs_diverged"),
         "steps_to_threshold": s.get("steps_to_threshold"),
+        "steps_to_threshold_per_run": s.get("steps_to_threshold_per_run"),
         "threshold": threshold,
+        "threshold_rule": s.get("threshold_rule"),
         "interrupted": res.interrupted,
         "out_dir": str(out),
         "learning_curve": str(out / "learning_curve.png"),
@@ -222,119 +340,176 @@ def cmd_train(args) -> int:
     }
     text = None
     if not args.json:
+        head = f"{spec['algo']} on {spec['env']}: {spec['seeds']} seed(s) x {s['total_steps']} steps"
+        if res.interrupted:
+            head = (
+                f"INTERRUPTED at update {s['updates_done']}/{s['total_updates']} "
+                f"({s['updates_done'] * trainer.config.batch_size} of {s['total_steps']} steps per seed): "
+                f"{spec['algo']} on {spec['env']}, {spec['seeds']} seed(s); figures so far"
+            )
         text = (
-            f"{args.algo} on {args.env}: {args.seeds} seed(s) x {s['total_steps']} steps; compile "
-            f"{s['compile_s']:.1f}s, train {s['train_s']:.1f}s ({_fmt(s['steps_per_s'])} steps/s); final return "
-            f"{_fmt(s.get('final_return_mean'))} ± {_fmt(s.get('final_return_std'))}"
+            f"{head}; compile {s['compile_s']:.1f}s, train {s['train_s']:.1f}s ({_fmt(s['steps_per_s'])} steps/s, "
+            f"{s['devices']} device(s)); final return {_fmt(s.get('final_return_mean'))} ± "
+            f"{_fmt(s.get('final_return_std'))}"
+            + (f" ({s['final_return_over']})" if s.get("runs_diverged") else "")
             + (
-                f"; steps to {threshold:g}: {_fmt(s.get('steps_to_threshold'))}"
+                f"; steps to {threshold:g} (last-20-episode mean): median {_fmt(s.get('steps_to_threshold'))}, "
+                f"{s.get('runs_reaching_threshold')}/{spec['seeds']} seeds reach it"
                 if threshold is not None
                 else ""
             )
             + f"\noutputs in {out}/ (metrics.jsonl, learning_curve.png, checkpoints/)"
+            + (f"\ncontinue with: jaxrl-suite train {spec['algo']} --out {out} --resume" if res.interrupted else "")
         )
     _emit(args, summary, text)
     return 130 if res.interrupted else 0
 
 
-def cmd_sweep(args) -> int:
+def _sweep_settings(args) -> list[dict] | None:
     import jax
 
-    from jaxrl_suite.sweep import grid, random_search, sweep
+    from jaxrl_suite.sweep import grid, random_search
 
-    module, spec, hparams = _validate_early(args)
-    if bool(args.grid) == bool(args.random):
-        raise ValueError("give either --grid NAME=v1,v2,... or --random NAME=low:high[:log] (with --samples)")
+    if args.grid and args.random:
+        raise ValueError("give either --grid NAME=v1,v2,... or --random NAME=low:high[:log], not both")
     if args.grid:
         values = {}
         for item in args.grid:
             name, _, vals = item.partition("=")
-            values[name] = [float(v) for v in vals.split(",") if v]
-        settings = grid(**values)
-    else:
+            try:
+                values[name] = [float(v) for v in vals.split(",") if v]
+            except ValueError:
+                raise ValueError(f"--grid expects NAME=v1,v2,... with numbers, got {item!r}") from None
+            if not values[name]:
+                raise ValueError(f"--grid {item!r} gives no values")
+        return grid(**values)
+    if args.random:
         ranges = {}
         for item in args.random:
             name, _, rng = item.partition("=")
             parts = rng.split(":")
+            try:
+                ranges[name] = (float(parts[0]), float(parts[1]), *parts[2:])
+            except (ValueError, IndexError):
+                raise ValueError(f"--random expects NAME=low:high[:log], got {item!r}") from None
             if len(parts) not in (2, 3):
                 raise ValueError(f"--random expects NAME=low:high[:log], got {item!r}")
-            ranges[name] = (float(parts[0]), float(parts[1]), *parts[2:])
-        settings = random_search(jax.random.key(args.seed + 1), args.samples, **ranges)
+        seed = args.seed if args.seed is not None else 0
+        return random_search(jax.random.key(seed + 1), args.samples, **ranges)
+    return None
+
+
+def cmd_sweep(args) -> int:
+    import jax
+
+    from jaxrl_suite.sweep import sweep
+
+    module, spec, hparams = _validate_early(args)
+    settings = _sweep_settings(args)
+    if args.resume:
+        stored = spec.get("sweep_settings")
+        if settings is not None and json.loads(json.dumps(settings)) != stored:
+            raise ValueError(f"--resume: the settings given differ from the run's: run has {stored}, given {settings}")
+        settings = stored
+        spec = {k: v for k, v in spec.items() if k not in ("sweep_settings",)}
+    elif settings is None:
+        raise ValueError("give either --grid NAME=v1,v2,... or --random NAME=low:high[:log] (with --samples)")
+    out = _out_dir(args, "sweep", spec)
     _, trainer = build(spec)
-    out = Path(args.out) if args.out else _default_out("sweep", args)
     res = sweep(
         trainer,
         settings,
-        args.seeds,
+        spec["seeds"],
         hparams,
-        jax.random.key(args.seed),
+        jax.random.key(spec["seed"]),
         out_dir=out,
         spec=spec,
-        chunk_updates=args.chunk,
-        progress=not args.no_progress,
-        title=f"{args.algo} sweep on {args.env}",
+        title=f"{spec['algo']} sweep on {spec['env']}",
+        **_runtime_kwargs(args),
     )
     table = res.table()
+    done, total = res.summary["updates_done"], res.summary["total_updates"]
     text = None
     if not args.json:
         lines = [
-            f"{len(settings)} settings x {args.seeds} seeds on {args.env} "
+            (f"INTERRUPTED at update {done}/{total}: results so far; " if res.interrupted else "")
+            + f"{len(settings)} settings x {spec['seeds']} seeds on {spec['env']} "
             f"(compile {res.summary['compile_s']:.1f}s, train {res.summary['train_s']:.1f}s)"
         ]
         for row in table:
             lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         lines.append(f"best: {res.best()}; table {out}/sweep.csv, plot {out}/sweep.png")
+        if res.interrupted:
+            lines.append(f"continue with: jaxrl-suite sweep {spec['algo']} --out {out} --resume")
         text = "\n".join(lines)
     _emit(
         args,
         {
-            "env": args.env,
-            "algo": args.algo,
-            "seeds": args.seeds,
+            "status": res.summary["status"],
+            "interrupted": res.interrupted,
+            "updates_done": done,
+            "total_updates": total,
+            "env": spec["env"],
+            "algo": spec["algo"],
+            "seeds": spec["seeds"],
             "settings": settings,
             "table": table,
             "best": res.best(),
+            "runs_diverged": res.summary.get("runs_diverged"),
             "compile_s": res.summary["compile_s"],
             "train_s": res.summary["train_s"],
+            "devices": res.summary["devices"],
             "out_dir": str(out),
         },
         text,
     )
-    return 0
+    return 130 if res.interrupted else 0
 
 
-def _restore(checkpoint: str):
+def _restore(checkpoint: str, run: int):
+    """Load run ``run`` of a checkpoint (a run directory or its checkpoints/ folder); nothing is created."""
     import jax
 
-    from jaxrl_suite.runtime.checkpoint import Checkpointer
+    from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 
     path = Path(checkpoint)
+    if not path.is_dir():
+        raise ValueError(f"no run directory or checkpoint folder at {path}")
     ckpt_dir = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    ckpt = Checkpointer(ckpt_dir)
-    meta = ckpt.read_meta()
-    spec = meta["spec"]
-    module, trainer = build(spec)
-    num_runs = int(spec["num_runs"])
-    template = jax.eval_shape(jax.vmap(trainer.init), jax.random.split(jax.random.key(0), num_runs))
-    template = jax.tree.map(
-        lambda s: (
-            jax.numpy.zeros(s.shape, s.dtype)
-            if not jax.dtypes.issubdtype(s.dtype, jax.dtypes.prng_key)
-            else jax.random.split(jax.random.key(0), s.shape[0])
-        ),
-        template,
-    )
-    state, meta = ckpt.restore(template)
-    ckpt.close()
-    return module, trainer, state, spec, meta
+    try:
+        ckpt = Checkpointer(ckpt_dir, create=False)
+        meta = ckpt.read_meta()
+        spec = meta["spec"]
+        num_runs = int(meta.get("num_runs", spec.get("num_runs", 1)))
+        if not 0 <= run < num_runs:
+            raise ValueError(f"--run {run} is out of range: {path} holds {num_runs} run(s), numbered 0 to {num_runs - 1}")
+        module, trainer = build(spec)
+        template = jax.eval_shape(jax.vmap(trainer.init), jax.random.split(jax.random.key(0), num_runs))
+        template = jax.tree.map(
+            lambda s: (
+                jax.numpy.zeros(s.shape, s.dtype)
+                if not jax.dtypes.issubdtype(s.dtype, jax.dtypes.prng_key)
+                else jax.random.split(jax.random.key(0), s.shape[0])
+            ),
+            template,
+        )
+        state, meta = ckpt.restore(template)
+        ckpt.close()
+    except CheckpointError as exc:
+        raise ValueError(str(exc)) from exc
+    diverged = (meta.get("diverged") or {}).get(str(run))
+    if diverged is not None:
+        raise ValueError(f"run {run} of {path} diverged at update {diverged}: its parameters are not finite")
+    return module, trainer, jax.tree.map(lambda x: x[run], state), spec, meta
 
 
 def cmd_eval(args) -> int:
     import jax
     import numpy as np
 
-    module, trainer, state, spec, meta = _restore(args.checkpoint)
-    run_state = jax.tree.map(lambda x: x[args.run], state)
+    if args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    module, trainer, run_state, spec, meta = _restore(args.checkpoint, args.run)
     res = jax.jit(lambda s, k: module.evaluate(trainer, s, k, args.episodes, not args.stochastic))(
         run_state, jax.random.key(args.seed)
     )
@@ -362,15 +537,33 @@ def cmd_eval(args) -> int:
     return 0
 
 
+VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+def _check_video_writer(out: Path) -> None:
+    """Before compiling: the suffix is one we write, and .mp4's ffmpeg writer is installed."""
+    import importlib.util
+
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, got {out.name!r}")
+    if out.suffix.lower() == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
+        raise ValueError("writing .mp4 needs the ffmpeg writer: pip install imageio-ffmpeg (or write a .gif)")
+    if out.exists() and out.is_dir():
+        raise ValueError(f"--out {out} is a directory")
+
+
 def cmd_render(args) -> int:
     import imageio.v2 as imageio
     import jax
     import numpy as np
 
-    module, trainer, state, spec, meta = _restore(args.checkpoint)
+    out = Path(args.out)
+    _check_video_writer(out)
+    if args.max_frames < 1 or args.fps < 1:
+        raise ValueError("--max-frames and --fps must be >= 1")
+    module, trainer, run_state, spec, meta = _restore(args.checkpoint, args.run)
     if not getattr(trainer.env, "can_render", False):
         raise ValueError(f"{spec['env']} cannot render frames (no render method)")
-    run_state = jax.tree.map(lambda x: x[args.run], state)
     states, ended = jax.jit(lambda s, k: module.rollout_states(trainer, s, k))(
         run_state, jax.random.key(args.seed)
     )
@@ -381,9 +574,8 @@ def cmd_render(args) -> int:
             jax.tree.map(lambda x: x[:n], states), trainer.env_params
         )
     )
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".mp4":
+    if out.suffix.lower() == ".mp4":
         imageio.mimsave(out, list(frames), fps=args.fps)
     else:
         imageio.mimsave(out, list(frames), duration=1000 / args.fps, loop=0)
@@ -459,6 +651,7 @@ def cmd_demo(args) -> int:
         args.out,
         "--total-timesteps",
         "500000",
+        "--overwrite",  # the demo's folder holds the latest demo run
     ]
     if args.json:
         argv.append("--json")
@@ -481,11 +674,24 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_training_options(p: argparse.ArgumentParser, module) -> None:
-    p.add_argument("--env", required=True, help="environment id (see `jaxrl-suite list`)")
+    p.add_argument("--env", help="environment id (see `jaxrl-suite list`); with --resume, the stored one")
     p.add_argument("--env-opt", action="append", metavar="KEY=VALUE", help="environment option (repeatable)")
-    p.add_argument("--seeds", type=int, default=1, help="independent seeds trained in one program")
-    p.add_argument("--seed", type=int, default=0, help="base random seed")
+    p.add_argument("--seeds", type=int, help="independent seeds trained in one program (default 1)")
+    p.add_argument("--seed", type=int, help="base random seed (default 0)")
     p.add_argument("--out", help="output directory (default runs/<kind>-<algo>-<env>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out with its stored settings")
+    p.add_argument("--overwrite", action="store_true", help="clear the run in --out first and start afresh")
+    p.add_argument(
+        "--fallback-checkpoint",
+        action="store_true",
+        help="with --resume: if the newest checkpoint is damaged, move it aside and use the newest intact one",
+    )
+    p.add_argument(
+        "--on-divergence",
+        choices=("stop", "mask"),
+        default="stop",
+        help="non-finite loss or parameters: stop with an error (default), or mask the diverged runs and go on",
+    )
     p.add_argument("--chunk", type=int, default=64, help="updates per compiled chunk between host updates")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_dataclass_options(
@@ -500,7 +706,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="registered environment ids")
-    p.add_argument("--family", help="only this family (gymnax, brax, probe, grid, quadrotor, ...)")
+    p.add_argument("--family", help="only this family (gymnax, brax, probe, grid = minigrid, quadrotor)")
     _add_common(p)
     p.set_defaults(fn=cmd_list)
 
@@ -510,8 +716,12 @@ def parser() -> argparse.ArgumentParser:
         q = algo_sub.add_parser(name, help=f"{name} (see `jaxrl-suite train {name} -h`)")
         module = importlib.import_module(mod)
         _add_training_options(q, module)
-        q.add_argument("--threshold", type=float, help="return counted as solved (for steps_to_threshold)")
-        q.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+        q.add_argument(
+            "--threshold",
+            type=float,
+            help="return counted as solved: steps_to_threshold is the first update where the mean of a run's "
+            "last 20 finished episodes reaches it",
+        )
         q.add_argument("--checkpoint-every", type=int, default=10, help="chunks between checkpoints")
         q.set_defaults(fn=cmd_train)
 
@@ -562,21 +772,76 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _peek(argv: list[str], flag: str) -> str | None:
+    """The value of ``flag`` in ``argv`` (``--flag V`` or ``--flag=V``), without parsing the rest."""
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def _peek_runs(argv: list[str]) -> int | None:
+    """How many runs the command will train, read from ``argv`` alone (before the learners are imported)."""
+    command = argv[0] if argv else None
+    if command in ("eval", "render", "demo"):
+        return 1
+    if command not in ("train", "sweep"):
+        return None
+    try:
+        seeds = _peek(argv, "--seeds")
+        runs = int(seeds) if seeds is not None else None
+        if runs is None and "--resume" in argv and _peek(argv, "--out"):
+            from jaxrl_suite.runtime.rundir import read_record
+
+            record = read_record(Path(_peek(argv, "--out")))
+            runs = int(record["record"]["num_runs"]) if record else None
+            return runs if runs and runs >= 1 else None
+        runs = 1 if runs is None else runs
+        if command == "sweep":
+            settings = 1
+            for i, a in enumerate(argv):
+                if a == "--grid" and i + 1 < len(argv):
+                    settings *= len([v for v in argv[i + 1].partition("=")[2].split(",") if v])
+            if "--random" in argv:
+                settings = int(_peek(argv, "--samples") or 8)
+            runs *= settings
+    except (ValueError, KeyError, TypeError):
+        return None  # the real parser reports bad values
+    return runs if runs >= 1 else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     from jaxrl_suite import cpu
 
+    # The CPU layout must be set before JAX starts its backend, which importing the learners (gymnax computes
+    # at import) does: so it is read from argv before the parser, which imports them, is built.
     if not cpu.backend_initialized():  # (in-process callers such as tests keep their own layout)
-        runs = {"train": getattr(args, "seeds", 1), "eval": 1, "render": 1, "demo": 1}.get(args.command)
-        cpu.configure(runs=runs)
+        cpu.configure(runs=_peek_runs(argv))
     try:
+        args = parser().parse_args(argv)
         return int(args.fn(args) or 0)
+    except BrokenPipeError:  # e.g. `jaxrl-suite list | head`: the reader left; exit quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except ValueError as exc:  # bad input: one clear line, no traceback
-        msg = str(exc)
-        if getattr(args, "json", False):
-            print(json.dumps({"error": msg}))
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+        return _error(argv, str(exc), 2)
+    except RuntimeError as exc:
+        from jaxrl_suite.runtime.loop import DivergedError
+
+        if not isinstance(exc, DivergedError):
+            raise
+        return _error(argv, str(exc), 3, {"status": "diverged", "summary": exc.result.summary})
+
+
+def _error(argv: list[str], msg: str, code: int, extra: dict | None = None) -> int:
+    if "--json" in argv:
+        print(json.dumps({"error": msg, **(extra or {})}, default=str))
+    print(f"error: {msg}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -58,9 +58,23 @@ def _load_builtins() -> None:
     importlib.import_module("jaxrl_suite.envs")  # our families register themselves on import
 
 
+FAMILY_ALIASES = {"grid": "minigrid"}  # the README's name for the MiniGrid-faithful grid worlds
+
+
+def families() -> list[str]:
+    """Registered family names (plus their aliases)."""
+    _load_builtins()
+    return sorted({s.family for s in _REGISTRY.values()} | set(FAMILY_ALIASES))
+
+
 def registered(family: str | None = None) -> dict[str, str]:
     """All registered ids (optionally of one family) with a one-line description each."""
     _load_builtins()
+    if family is not None:
+        family = FAMILY_ALIASES.get(family.lower(), family.lower())
+        if family not in {s.family for s in _REGISTRY.values()}:
+            known = families()
+            raise ValueError(f"unknown family {family!r}; families: {', '.join(known)}")
     return {k: s.description for k, s in _REGISTRY.items() if family is None or s.family == family}
 
 

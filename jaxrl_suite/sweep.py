@@ -63,25 +63,39 @@ class SweepResult:
     summary: dict
     out_dir: Path | None = None
     axes: tuple[str, ...] = ("seed", "setting", "update")
+    interrupted: bool = False
+    diverged: np.ndarray | None = None  # [seed, setting] True where that run diverged (masked out)
 
     def table(self) -> list[dict]:
-        """One row per setting: its values and final return mean/sd/min/max over seeds."""
+        """One row per setting: its values and final return mean/sd/min/max over its surviving seeds."""
         rows = []
+        div = np.zeros(self.final_return.shape, bool) if self.diverged is None else self.diverged
         for k, setting in enumerate(self.settings):
-            f = self.final_return[:, k]
+            f = self.final_return[:, k][~div[:, k]]
+            f = f[np.isfinite(f)]
+
+            def stat(fn, f=f):
+                return float(fn(f)) if f.size else None
+
             rows.append(
                 {
                     **setting,
-                    "final_return_mean": float(np.nanmean(f)),
-                    "final_return_std": float(np.nanstd(f)),
-                    "final_return_min": float(np.nanmin(f)),
-                    "final_return_max": float(np.nanmax(f)),
+                    "final_return_mean": stat(np.mean),
+                    "final_return_std": stat(np.std),
+                    "final_return_min": stat(np.min),
+                    "final_return_max": stat(np.max),
+                    "seeds_diverged": int(div[:, k].sum()),
+                    "status": "interrupted" if self.interrupted else "finished",
                 }
             )
         return rows
 
-    def best(self) -> dict:
-        return self.settings[int(np.nanargmax(np.nanmean(self.final_return, axis=0)))]
+    def best(self) -> dict | None:
+        """The setting with the highest mean final return over its surviving seeds (None if none survived)."""
+        means = [r["final_return_mean"] for r in self.table()]
+        if all(m is None for m in means):
+            return None
+        return self.settings[int(np.nanargmax([np.nan if m is None else m for m in means]))]
 
 
 def sweep(
@@ -94,7 +108,10 @@ def sweep(
     spec: dict | None = None,
     **runtime_kwargs: Any,
 ) -> SweepResult:
-    """Train ``seeds x len(settings)`` runs in one program; save a table and a plot under ``out_dir``."""
+    """Train ``seeds x len(settings)`` runs in one program; save a table and a plot under ``out_dir``.
+
+    ``runtime_kwargs`` go to ``train_runs`` (``resume``, ``overwrite``, ``on_divergence="mask"`` to keep a
+    sweep going past diverged runs, ...). An interrupted sweep marks its table and JSON as interrupted."""
     if seeds < 1 or not settings:
         raise ValueError("a sweep needs at least one seed and one setting")
     fields = {f.name for f in dataclasses.fields(base_hparams)}
@@ -112,11 +129,20 @@ def sweep(
     keys = jnp.repeat(seed_keys, num_settings, axis=0)
     spec = {**(spec or {}), "sweep_settings": settings, "seeds": seeds}
     result = train_runs(trainer, keys, hparams, spec=spec, out_dir=out_dir, **runtime_kwargs)
+    if not result.metrics:
+        raise ValueError("the sweep was interrupted before its first chunk finished: nothing to report")
     metrics = {k: v.reshape(seeds, num_settings, -1) for k, v in result.metrics.items()}
     ret = forward_fill(metrics["return"])
     tail = max(1, int(round(ret.shape[-1] * 0.05)))
     final = np.nanmean(ret[..., -tail:], axis=-1)
-    out = SweepResult(settings, seeds, metrics, final, result.summary, result.out_dir)
+    diverged = np.zeros(seeds * num_settings, bool)
+    diverged[list(result.diverged)] = True
+    diverged = diverged.reshape(seeds, num_settings)
+    final = np.where(diverged, np.nan, final)
+    out = SweepResult(
+        settings, seeds, metrics, final, result.summary, result.out_dir, interrupted=result.interrupted,
+        diverged=diverged,
+    )
     if out_dir is not None:
         out_dir = Path(out_dir)
         rows = out.table()
@@ -125,10 +151,24 @@ def sweep(
             writer.writeheader()
             writer.writerows(rows)
         labels = [", ".join(f"{k}={v:.3g}" for k, v in s.items()) for s in settings]
-        sweep_summary(labels, final, out_dir / "sweep.png", title=spec.get("title", "sweep"))
+        done = result.summary["updates_done"]
+        title = spec.get("title", "sweep")
+        if result.interrupted:
+            title += f" (INTERRUPTED at update {done}/{result.summary['total_updates']})"
+        sweep_summary(labels, final, out_dir / "sweep.png", title=title)
         (out_dir / "sweep.json").write_text(
             json.dumps(
-                {"settings": settings, "table": rows, "best": out.best(), "summary": result.summary},
+                {
+                    "status": result.summary["status"],
+                    "interrupted": result.interrupted,
+                    "updates_done": done,
+                    "total_updates": result.summary["total_updates"],
+                    "settings": settings,
+                    "table": rows,
+                    "best": out.best(),
+                    "best_over": "surviving seeds of each setting; diverged runs masked out",
+                    "summary": result.summary,
+                },
                 indent=2,
                 default=str,
             )

@@ -11,7 +11,7 @@ import pytest
 
 import jaxrl_suite
 from jaxrl_suite.algos.gae import gae
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
 
 # ---------------------------------------------------------------------------------------------------------
 # GAE
@@ -241,3 +241,61 @@ def test_minibatch_shuffles_are_uniform_permutations():
     assert (np.sort(big, axis=1) == np.arange(5000)).all() and not (big[0] == big[1]).all()
     odd = np.asarray(shuffles(jax.random.key(2), 3, 500))
     assert (np.sort(odd, axis=1) == np.arange(500)).all()
+
+
+def test_hparams_validated_before_anything_compiles():
+    """Concrete bad hyperparameters raise in ``trainer(key, hp)`` and ``init`` before any tracing."""
+    env, params = jaxrl_suite.make("CartPole-v1")
+    trainer = make_train(PPOConfig(), env, params)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("validation must come before init/run")
+
+    init = trainer.init
+    trainer.init, trainer.run = must_not_run, must_not_run
+    with pytest.raises(ValueError, match="invalid hyperparameter lr"):
+        trainer(jax.random.key(0), PPOHparams(lr=-1.0))
+    with pytest.raises(ValueError, match="invalid hyperparameter gamma"):
+        init(jax.random.key(0), PPOHparams(gamma=2.0))
+
+
+def test_return_last20_is_nan_until_20_episodes_then_their_mean():
+    """``return_last20``: NaN until 20 episodes have finished in the run, then their mean (one-step probe)."""
+    env, params = jaxrl_suite.make("Probe-constant-discrete-v0")
+    cfg = PPOConfig(num_envs=2, num_steps=4, total_timesteps=8 * 5, num_minibatches=1, hidden=(8,))
+    out = jax.jit(make_train(cfg, env, params))(jax.random.key(0))
+    last20 = np.asarray(out.metrics["return_last20"])  # 8 one-step episodes (return 1) per update
+    np.testing.assert_array_equal(last20, [np.nan, np.nan, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(out.metrics["return"]), np.ones(5))
+    assert int(out.state.recent.count) == 40
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rendering rollouts
+
+
+def test_rollout_states_end_on_the_goal():
+    """``rollout_states`` runs from the reset state to the state that ended the episode (the agent on the
+    goal), which auto-reset would replace; ``states[:argmax(ended)]`` is exactly that episode."""
+    from jaxrl_suite.envs.grid import constants as C
+
+    env, params = jaxrl_suite.make("MiniGrid-Empty-5x5-v0")
+    trainer = make_train(PPOConfig(num_envs=1, num_steps=8, total_timesteps=8), env, params)
+
+    def scripted(state, obs, key, greedy=True):
+        """Forward until a wall is ahead, then turn right: the shortest path from (1, 1) east to (3, 3)."""
+        ahead = obs["image"][:, 3, 5, 0]  # egocentric view: the agent at (3, 6) looks at (3, 5)
+        return jnp.where(ahead == C.WALL, C.RIGHT, C.FORWARD)
+
+    trainer.act = scripted
+    states, ended = jax.jit(lambda k: rollout_states(trainer, None, k))(jax.random.key(0))
+    ended = np.asarray(ended)
+    horizon = int(params.max_steps_in_episode)
+    assert ended.shape == (horizon + 1,) and states.agent_pos.shape == (horizon + 1, 2)
+    n = int(np.argmax(ended))  # what the CLI renders: states[:n]
+    assert n == 6 and not ended[:n].any() and ended[n:].all()  # reset + 5 steps
+    pos = np.asarray(states.agent_pos)
+    np.testing.assert_array_equal(pos[:n], [[1, 1], [2, 1], [3, 1], [3, 1], [3, 2], [3, 3]])
+    assert (pos[n:] == [3, 3]).all()  # the final state is held after the end
+    frames = jax.vmap(env.render, in_axes=(0, None))(jax.tree.map(lambda x: x[n - 2 : n], states), params)
+    assert not np.array_equal(np.asarray(frames[0]), np.asarray(frames[1]))  # the goal frame is its own

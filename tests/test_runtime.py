@@ -22,9 +22,9 @@ TINY = PPOConfig(num_envs=4, num_steps=32, total_timesteps=4 * 32 * 12, update_e
 
 
 @pytest.fixture(scope="module")
-def trainer():
-    env, params = jaxrl_suite.make("CartPole-v1")
-    return make_train(TINY, env, params)
+def trainer(tiny_trainer):
+    assert tiny_trainer.config == TINY
+    return tiny_trainer
 
 
 def _raw(x):
@@ -106,28 +106,50 @@ MULTI_DEVICE_SCRIPT = """
 import json, sys, jax, numpy as np, jaxrl_suite
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.runtime import train_runs
+from jaxrl_suite.sweep import grid, sweep
 cfg = PPOConfig(num_envs=4, num_steps=32, total_timesteps=4 * 32 * 12, update_epochs=2, num_minibatches=2)
 env, params = jaxrl_suite.make("CartPole-v1")
-res = train_runs(make_train(cfg, env, params), jax.random.split(jax.random.key(3), 4), PPOHparams(), progress=False)
-print(json.dumps({"devices": res.summary["devices"], "return": np.asarray(res.metrics["return"]).tolist(),
-                  "value_loss": np.asarray(res.metrics["value_loss"]).tolist()}))
+trainer = make_train(cfg, env, params)
+# several chunks: the state a chunk returns must go back in on the run sharding
+res = train_runs(trainer, jax.random.split(jax.random.key(3), 4), PPOHparams(), chunk_updates=4, progress=False)
+sw = sweep(trainer, grid(lr=[1e-3, 2.5e-4]), 2, PPOHparams(), jax.random.key(4), chunk_updates=4, progress=False)
+print(json.dumps({"devices": res.summary["devices"], "sweep_devices": sw.summary["devices"],
+                  "return": np.asarray(res.metrics["return"]).tolist(),
+                  "value_loss": np.asarray(res.metrics["value_loss"]).tolist(),
+                  "sweep_value_loss": np.asarray(sw.metrics["value_loss"]).tolist()}))
 """
 
 
 def _run_with_devices(n: int) -> dict:
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run(
-        [sys.executable, "-c", MULTI_DEVICE_SCRIPT], env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", MULTI_DEVICE_SCRIPT], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_sharded_over_four_devices_equals_one_device(trainer):
     four = _run_with_devices(4)
     one = train_runs(trainer, jax.random.split(jax.random.key(3), 4), PPOHparams(), progress=False)
-    assert four["devices"] == 4 and one.summary["devices"] == len(jax.devices()) == 1
+    assert four["devices"] == 4 and four["sweep_devices"] == 4
+    assert one.summary["devices"] == len(jax.devices()) == 1
     np.testing.assert_allclose(np.array(four["return"], float), one.metrics["return"], rtol=1e-6)
     np.testing.assert_allclose(four["value_loss"], one.metrics["value_loss"], rtol=1e-4)
+    sw = sweep(trainer, grid(lr=[1e-3, 2.5e-4]), 2, PPOHparams(), jax.random.key(4), progress=False)
+    np.testing.assert_allclose(four["sweep_value_loss"], sw.metrics["value_loss"], rtol=1e-4)
+
+
+def test_cli_applies_the_cpu_layout_it_documents(tmp_path):
+    """A CLI process lays out one CPU device per core that divides the seeds (before gymnax starts JAX)."""
+    from jaxrl_suite import cpu
+
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1024", "--num-steps", "32",
+            "--num-minibatches", "2", "--update-epochs", "1", "--seeds", "2", "--chunk", "2",
+            "--out", str(tmp_path / "cli"), "--no-progress", "--json"]  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "jaxrl_suite", *argv], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["devices"] == cpu.devices_for(2) and summary["updates_done"] == 8  # 4 chunks
 
 
 def test_cli_list_json_and_typo(capsys):

@@ -5,6 +5,10 @@ and ``config.num_updates`` / ``config.batch_size`` (PPO and the drift-based lear
 ``R`` independent trainings (seeds x settings) vmapped into one program; the run axis is sharded over the
 visible devices. Every chunk uses the same compiled function, so a run stopped and resumed from a checkpoint
 is bit-for-bit the run that never stopped (on the same machine and devices).
+
+Trust rules: a non-empty run directory is refused unless resumed or overwritten; a resume must present the
+same run (``run.json`` holds its full record); state, metrics and checkpoint advance together, whenever
+Ctrl-C comes; a run whose losses or parameters go non-finite stops (or, for sweeps, is masked and reported).
 """
 
 from __future__ import annotations
@@ -14,18 +18,33 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxrl_suite.runtime import rundir
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
+from jaxrl_suite.runtime.episodes import THRESHOLD_RULE
+from jaxrl_suite.runtime.health import NOT_DIVERGED, first_divergence, params_finite
+from jaxrl_suite.runtime.interrupt import StopRequest
 from jaxrl_suite.runtime.metrics import MetricsWriter, read_metrics
 from jaxrl_suite.runtime.plots import forward_fill, learning_curve
 from jaxrl_suite.runtime.sharding import run_sharding
+
+DIVERGENCE_MODES = ("stop", "mask")
+
+
+class DivergedError(RuntimeError):
+    """A run's losses or parameters went non-finite (``on_divergence="stop"``); ``result`` holds what ran."""
+
+    def __init__(self, message: str, result: RunResult):
+        super().__init__(message)
+        self.result = result
 
 
 @dataclasses.dataclass
@@ -35,6 +54,16 @@ class RunResult:
     summary: dict
     out_dir: Path | None = None
     interrupted: bool = False
+    diverged: dict[int, int] = dataclasses.field(default_factory=dict)  # run -> first non-finite update
+
+
+class _Progress(NamedTuple):
+    """What the loop has committed: replaced by one assignment, so an interrupt sees all of it or none."""
+
+    state: Any
+    update: int
+    chunks: tuple
+    diverged_at: np.ndarray  # [runs] first diverged update, NOT_DIVERGED if healthy
 
 
 def batch_hparams(hparams: Any, num_runs: int) -> Any:
@@ -52,7 +81,7 @@ def batch_hparams(hparams: Any, num_runs: int) -> Any:
 
 
 def spec_fingerprint(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return rundir.fingerprint(spec)
 
 
 def pick_chunk(num_updates: int, target: int) -> int:
@@ -63,28 +92,101 @@ def pick_chunk(num_updates: int, target: int) -> int:
     return best if best * 4 >= target else target
 
 
-def summarize(metrics: dict[str, np.ndarray], threshold: float | None, tail: float = 0.05) -> dict:
-    """Final return (mean over the last ``tail`` of updates, then mean/sd over runs) and steps to threshold."""
-    ret = forward_fill(metrics["return"])
+def threshold_steps(metrics: dict[str, np.ndarray], threshold: float, upto: np.ndarray | None = None) -> list:
+    """Per run: env steps at the first update where the mean of its last 20 finished episodes reaches
+    ``threshold`` (``None`` if never; updates from ``upto[run]`` on are not counted)."""
+    window = np.asarray(metrics["return_last20"], np.float64)
     steps = np.asarray(metrics["steps"])[0]
+    out = []
+    for r, row in enumerate(window):
+        end = row.shape[0] if upto is None else int(min(upto[r], row.shape[0]))
+        hit = np.flatnonzero(row[:end] >= threshold)
+        out.append(int(steps[hit[0]]) if hit.size else None)
+    return out
+
+
+def summarize(
+    metrics: dict[str, np.ndarray],
+    threshold: float | None,
+    tail: float = 0.05,
+    diverged: dict[int, int] | None = None,
+    first_update: int = 0,
+) -> dict:
+    """Final return (mean over the last ``tail`` of updates, then mean/sd over surviving runs) and steps to
+    threshold under one rule (``THRESHOLD_RULE``). Diverged runs get ``None`` and are counted apart."""
+    diverged = diverged or {}
+    ret = forward_fill(metrics["return"])  # fills updates where no episode finished, never a divergence
+    runs = ret.shape[0]
     n_tail = max(1, int(round(ret.shape[1] * tail)))
     finals = np.nanmean(ret[:, -n_tail:], axis=1)
+    finals = np.where([r in diverged for r in range(runs)], np.nan, finals)
+    survivors = finals[np.isfinite(finals)]
     out = {
-        "final_return_mean": float(np.nanmean(finals)) if np.isfinite(finals).any() else None,
-        "final_return_std": float(np.nanstd(finals)) if np.isfinite(finals).any() else None,
+        "final_return_mean": float(survivors.mean()) if survivors.size else None,
+        "final_return_std": float(survivors.std()) if survivors.size else None,
         "final_return_per_run": [None if not np.isfinite(f) else float(f) for f in finals],
+        "final_return_over": (
+            f"all {runs} runs"
+            if not diverged
+            else f"survivors only: {runs - len(diverged)} of {runs} runs ({len(diverged)} diverged)"
+        ),
+        "runs_diverged": len(diverged),
+        "diverged": [{"run": r, "update": u} for r, u in sorted(diverged.items())],
     }
     if threshold is not None:
-        per_run = []
-        for r in ret:
-            hit = np.flatnonzero(r >= threshold)
-            per_run.append(int(steps[hit[0]]) if hit.size else None)
+        if "return_last20" in metrics:
+            upto = np.array([diverged.get(r, NOT_DIVERGED) - first_update for r in range(runs)])
+            per_run = threshold_steps(metrics, threshold, upto)
+            out["threshold_rule"] = THRESHOLD_RULE
+        else:  # a learner that does not report the window: say which rule was used instead
+            steps = np.asarray(metrics["steps"])[0]
+            per_run = [
+                int(steps[h[0]]) if (h := np.flatnonzero(r >= threshold)).size and i not in diverged else None
+                for i, r in enumerate(ret)
+            ]
+            out["threshold_rule"] = "mean return of the episodes finished in an update >= threshold"
         reached = [s for s in per_run if s is not None]
         out["threshold"] = threshold
         out["steps_to_threshold_per_run"] = per_run
-        out["steps_to_threshold"] = float(np.mean(reached)) if len(reached) == len(per_run) else None
         out["runs_reaching_threshold"] = len(reached)
+        out["steps_to_threshold"] = float(np.median(reached)) if len(reached) == len(per_run) else None
+        out["steps_to_threshold_range"] = [min(reached), max(reached)] if reached else None
     return out
+
+
+def _fingerprinted(trainer: Any, spec: dict, keys: jax.Array, hparams: Any) -> dict:
+    """The run's full record: the caller's spec, the effective learner config, every run's hyperparameters
+    and a hash of its keys. Its fingerprint decides whether a checkpoint belongs to this run."""
+    host = jax.device_get(hparams)
+    cfg = trainer.config
+    record = {
+        "spec": spec,
+        "learner_config": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else repr(cfg),
+        "num_runs": int(keys.shape[0]),
+        "hparams": {
+            f.name: np.asarray(getattr(host, f.name)).tolist() for f in dataclasses.fields(host)
+        }
+        if dataclasses.is_dataclass(host)
+        else hashlib.sha256(b"".join(np.asarray(x).tobytes() for x in jax.tree.leaves(host))).hexdigest(),
+        "keys_sha": hashlib.sha256(np.asarray(jax.random.key_data(keys)).tobytes()).hexdigest()[:16],
+    }
+    return json.loads(json.dumps(record, default=str))  # the form it takes once stored
+
+
+def _check_same_run(out_dir: Path, ckpt: Checkpointer, record: dict, fingerprint: str) -> None:
+    stored = rundir.read_record(out_dir)
+    if stored is None:  # checkpoints written before run.json existed keep their spec in the metadata
+        meta = ckpt.read_meta()
+        if meta.get("fingerprint") == fingerprint:
+            return
+        stored = {"record": meta.get("record", {"spec": meta.get("spec")})}
+    if stored.get("fingerprint") == fingerprint:
+        return
+    diff = rundir.differences(stored.get("record", {}), record)
+    raise CheckpointError(
+        f"{out_dir} holds a different run; refusing to resume. Differences:\n  "
+        + "\n  ".join(diff or ["(records differ in form; the run was written by another version)"])
+    )
 
 
 def train_runs(
@@ -97,55 +199,79 @@ def train_runs(
     chunk_updates: int = 64,
     checkpoint_every: int = 10,
     resume: bool = False,
+    overwrite: bool = False,
+    fallback_checkpoint: bool = False,
+    on_divergence: str = "stop",
     progress: bool = True,
     threshold: float | None = None,
     title: str = "",
     stop_after_chunks: int | None = None,
+    _events: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Train ``len(keys)`` runs (one per key, hparams batched alongside) in chunks of the compiled loop.
 
-    ``out_dir`` receives metrics.jsonl, learning_curve.png, summary.json and checkpoints/ (every
-    ``checkpoint_every`` chunks, at the end, and on Ctrl-C). ``resume=True`` continues from the newest
-    checkpoint there. ``stop_after_chunks`` simulates an interruption (for tests).
+    ``out_dir`` receives run.json, metrics.jsonl, learning_curve.png, summary.json and checkpoints/ (every
+    ``checkpoint_every`` chunks, at the end, and on Ctrl-C). A non-empty ``out_dir`` needs ``resume=True``
+    (continue the same run from its newest checkpoint; ``fallback_checkpoint=True`` continues from the newest
+    intact one when the newest is damaged) or ``overwrite=True``. ``on_divergence="stop"`` raises
+    ``DivergedError`` at the first non-finite loss or parameter; ``"mask"`` keeps training the other runs and
+    reports the diverged ones. ``stop_after_chunks`` requests a stop as Ctrl-C does (for tests).
     """
     cfg = trainer.config
+    if keys.ndim != 1 or int(keys.shape[0]) < 1:
+        raise ValueError(f"need a 1-D batch of at least one key (one per run), got shape {tuple(keys.shape)}")
+    if on_divergence not in DIVERGENCE_MODES:
+        raise ValueError(f"on_divergence must be one of {DIVERGENCE_MODES}, got {on_divergence!r}")
+    if int(chunk_updates) < 1 or int(checkpoint_every) < 1:
+        raise ValueError(f"chunk_updates and checkpoint_every must be >= 1, got {chunk_updates}, {checkpoint_every}")
     num_runs = int(keys.shape[0])
     hparams = batch_hparams(hparams, num_runs)
     if hasattr(hparams, "validate"):
         hparams.validate()
-    spec = dict(spec or {})
-    spec["num_runs"] = num_runs
-    spec["hparams_sha"] = hashlib.sha256(
-        b"".join(np.asarray(x).tobytes() for x in jax.tree.leaves(jax.device_get(hparams)))
-    ).hexdigest()[:16]
-    fingerprint = spec_fingerprint(spec)
+    spec = json.loads(json.dumps(dict(spec or {}), default=str))
+    record = _fingerprinted(trainer, spec, keys, hparams)
+    fingerprint = rundir.fingerprint(record)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        rundir.prepare(out_dir, resume=resume, overwrite=overwrite)
+    elif resume:
+        raise ValueError("resume needs an output directory holding checkpoints")
+    ckpt = Checkpointer(out_dir / "checkpoints") if out_dir is not None else None
+    if resume:
+        _check_same_run(out_dir, ckpt, record, fingerprint)
+    elif out_dir is not None:
+        rundir.write_record(out_dir, {"fingerprint": fingerprint, "record": record})
+    meta_base = {"fingerprint": fingerprint, "spec": spec, "num_runs": num_runs}
+
     total = cfg.num_updates
     chunk = pick_chunk(total, chunk_updates)
     sharding = run_sharding(num_runs)
     keys, hparams = jax.device_put((keys, hparams), sharding)
 
     cache = trainer.__dict__.setdefault("_runtime_cache", {})  # compiled functions reused across calls
-    init = cache.setdefault("init", jax.jit(jax.vmap(trainer.init)))
-    out_dir = Path(out_dir) if out_dir is not None else None
-    ckpt = Checkpointer(out_dir / "checkpoints") if out_dir is not None else None
-
+    init_key = ("init", str(sharding))
+    if init_key not in cache:
+        cache[init_key] = jax.jit(jax.vmap(trainer.init), out_shardings=sharding)
     t0 = time.perf_counter()
-    state = init(keys, hparams)
+    state = cache[init_key](keys, hparams)
     jax.block_until_ready(state)
     init_s = time.perf_counter() - t0
     start_update = 0
+    diverged_at = np.full(num_runs, NOT_DIVERGED, np.int64)
     if resume:
-        if ckpt is None:
-            raise ValueError("resume needs an output directory holding checkpoints")
-        meta = ckpt.read_meta()
-        if meta.get("fingerprint") != fingerprint:
-            raise CheckpointError(
-                f"checkpoint in {ckpt.directory} belongs to a different run (its spec: "
-                f"{json.dumps(meta.get('spec'), sort_keys=True)[:400]}); refusing to resume"
-            )
-        state, meta = ckpt.restore(state)
+        if fallback_checkpoint:
+            state, meta, step, damaged = ckpt.restore_newest_intact(state)
+            if damaged:
+                print(
+                    f"checkpoint step(s) {damaged} damaged (moved aside); resuming from step {step}",
+                    file=sys.stderr,
+                )
+        else:
+            state, meta = ckpt.restore(state)
         state = jax.device_put(state, sharding)
         start_update = int(meta["update"])
+        for r, u in (meta.get("diverged") or {}).items():
+            diverged_at[int(r)] = int(u)
 
     compile_s = 0.0
 
@@ -154,24 +280,38 @@ def train_runs(
         key = ("chunk", n, num_runs, str(sharding))
         if key not in cache:
             t = time.perf_counter()
+
+            def with_health(s, h):
+                s, m = trainer.run(s, h, n)
+                return s, m, params_finite(s)
+
             if num_runs == 1:  # vmap over one run makes batched dots that XLA:CPU runs ~15% slower
 
                 def one(s, h):
-                    out = trainer.run(*jax.tree.map(lambda x: x[0], (s, h)), n)
+                    out = with_health(*jax.tree.map(lambda x: x[0], (s, h)))
                     return jax.tree.map(lambda x: x[None], out)
 
-                fn = jax.jit(one)
+                fn = jax.jit(one, in_shardings=(sharding, sharding), out_shardings=sharding)
             else:
-                fn = jax.jit(jax.vmap(lambda s, h: trainer.run(s, h, n)))
+                fn = jax.jit(jax.vmap(with_health), in_shardings=(sharding, sharding), out_shardings=sharding)
             cache[key] = fn.lower(state, hparams).compile()
             compile_s += time.perf_counter() - t
         return cache[key]
 
+    def event(name: str) -> None:
+        if _events is not None:
+            _events(name)
+
+    def meta_of(p: _Progress) -> dict:
+        diverged = {str(r): int(u) for r, u in enumerate(p.diverged_at) if u != NOT_DIVERGED}
+        return {**meta_base, "update": p.update, "diverged": diverged}
+
     writer = MetricsWriter(out_dir, resume_from_update=start_update) if out_dir is not None else None
-    chunks: list[dict[str, np.ndarray]] = []
+    committed = _Progress(state, start_update, (), diverged_at)
+    saved_update = start_update if resume else None
     train_s = 0.0
-    done_updates = start_update
     interrupted = False
+    stop_divergence = False
     bar = tqdm(
         total=total * cfg.batch_size,
         initial=start_update * cfg.batch_size,
@@ -181,73 +321,110 @@ def train_runs(
         file=sys.stderr,
         dynamic_ncols=True,
         desc=title or "train",
+        # one speed only: ours, from device time (tqdm's own rate would count compile time)
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps per run [{elapsed}{postfix}]",
     )
     recent = np.nan
     chunk_index = 0
+    stop = StopRequest(quiet=not progress)
     try:
-        while done_updates < total:
-            n = min(chunk, total - done_updates)
-            fn = chunk_fn(n)
-            t = time.perf_counter()
-            new_state, m = fn(state, hparams)
-            m = jax.device_get(m)
-            train_s += time.perf_counter() - t
-            state = new_state
-            if writer is not None:
-                writer.write_chunk(done_updates, m)
-            chunks.append(m)
-            done_updates += n
-            chunk_index += 1
-            ret = forward_fill(np.concatenate([c["return"] for c in chunks[-4:]], axis=1))[:, -1]
-            recent = float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan
-            bar.update(n * cfg.batch_size)
-            bar.set_postfix(
-                ret=f"{recent:.3g}",
-                sps=f"{done_updates * cfg.batch_size * num_runs / max(train_s, 1e-9):.3g}",
-            )
-            if ckpt is not None and (chunk_index % checkpoint_every == 0 or done_updates == total):
-                ckpt.save(
-                    done_updates, state, {"update": done_updates, "fingerprint": fingerprint, "spec": spec}
+        with stop:
+            while committed.update < total and not stop.requested:
+                event("chunk_start")
+                n = min(chunk, total - committed.update)
+                fn = chunk_fn(n)
+                t = time.perf_counter()
+                new_state, m, ok = fn(committed.state, hparams)
+                m, ok = jax.device_get((m, ok))
+                train_s += time.perf_counter() - t
+                event("chunk_computed")
+                new_div = np.minimum(committed.diverged_at, first_divergence(m, ok, committed.update))
+                if writer is not None:
+                    writer.write_chunk(committed.update, m, new_div)
+                event("metrics_written")
+                committed = _Progress(new_state, committed.update + n, (*committed.chunks, m), new_div)
+                event("committed")
+                chunk_index += 1
+                fresh = new_div != NOT_DIVERGED
+                if fresh.any() and on_divergence == "stop":
+                    stop_divergence = True
+                    break
+                ret = forward_fill(np.concatenate([c["return"] for c in committed.chunks[-4:]], axis=1))[:, -1]
+                ret = ret[~fresh]
+                recent = float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan
+                bar.update(n * cfg.batch_size)
+                sps = (committed.update - start_update) * cfg.batch_size * num_runs / max(train_s, 1e-9)
+                bar.set_postfix_str(
+                    f"return {recent:.3g}, {sps:.3g} steps/s over {num_runs} run(s)"
+                    + (f", {int(fresh.sum())} diverged" if fresh.any() else "")
                 )
-            if stop_after_chunks is not None and chunk_index >= stop_after_chunks and done_updates < total:
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
+                if ckpt is not None and (chunk_index % checkpoint_every == 0 or committed.update == total):
+                    ckpt.save(committed.update, committed.state, meta_of(committed))
+                    saved_update = committed.update
+                event("checkpoint_saved")
+                if stop_after_chunks is not None and chunk_index >= stop_after_chunks:
+                    stop.request()
+        interrupted = stop.requested and committed.update < total and not stop_divergence
+    except KeyboardInterrupt:  # a second Ctrl-C (or one outside our handler): the committed state is whole
         interrupted = True
-        if ckpt is not None:
-            ckpt.save(done_updates, state, {"update": done_updates, "fingerprint": fingerprint, "spec": spec})
-            print(
-                f"\ninterrupted at update {done_updates}/{total}; checkpoint saved in {ckpt.directory}; "
-                "rerun with --resume to continue",
-                file=sys.stderr,
-            )
     finally:
         bar.close()
         if writer is not None:
             writer.close()
-        if ckpt is not None:
-            ckpt.close()
+        try:
+            if ckpt is not None and interrupted and saved_update != committed.update:
+                ckpt.save(committed.update, committed.state, meta_of(committed))
+                saved_update = committed.update
+        finally:
+            if ckpt is not None:
+                ckpt.close()
+    if interrupted and ckpt is not None:
+        print(
+            f"\ninterrupted at update {committed.update}/{total}; checkpoint saved in {ckpt.directory}; "
+            "rerun with --resume (resume=True) to continue",
+            file=sys.stderr,
+        )
 
+    state = committed.state
+    chunks = committed.chunks
     metrics = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
-    steps_done = (done_updates - start_update) * cfg.batch_size
+    if start_update > 0 and out_dir is not None:
+        metrics = read_metrics(out_dir / "metrics.jsonl")  # the whole run, not just the resumed part
+    diverged = {r: int(u) for r, u in enumerate(committed.diverged_at) if u != NOT_DIVERGED}
+    steps_done = (committed.update - start_update) * cfg.batch_size
+    status = "diverged" if stop_divergence else "interrupted" if interrupted else "finished"
     summary = {
+        "status": status,
         "runs": num_runs,
         "total_steps": total * cfg.batch_size,
-        "updates_done": done_updates,
+        "updates_done": committed.update,
+        "total_updates": total,
         "init_s": init_s,
         "compile_s": compile_s,
         "train_s": train_s,
         "steps_per_s": steps_done * num_runs / train_s if train_s > 0 else None,
         "devices": len(sharding.device_set),
         "recent_return": None if not np.isfinite(recent) else recent,
+        "on_divergence": on_divergence,
     }
-    if start_update > 0 and out_dir is not None:
-        metrics = read_metrics(out_dir / "metrics.jsonl")  # the whole run, not just the resumed part
     if metrics:
-        summary.update(summarize(metrics, threshold))
+        summary.update(summarize(metrics, threshold, diverged=diverged))
     if out_dir is not None:
         if metrics:
-            learning_curve(
-                metrics["steps"][0], metrics["return"], out_dir / "learning_curve.png", title, threshold
-            )
+            curve = metrics["return"].copy()
+            for r in diverged:
+                curve[r] = np.nan  # a diverged run is not drawn as if it had flat-lined
+            learning_curve(metrics["steps"][0], curve, out_dir / "learning_curve.png", title, threshold)
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    return RunResult(state, metrics, summary, out_dir, interrupted)
+    result = RunResult(state, metrics, summary, out_dir, interrupted, diverged)
+    if stop_divergence:
+        runs = ", ".join(f"run {r} at update {u}" for r, u in sorted(diverged.items()))
+        where = f"; outputs up to then in {out_dir}" if out_dir is not None else ""
+        last = f"; newest finite checkpoint: update {saved_update}" if saved_update is not None else ""
+        raise DivergedError(
+            f"training diverged (non-finite loss or parameters): {runs}{where}{last}. "
+            "Lower the learning rate or clip gradients; a sweep can mask diverged runs (on_divergence='mask', "
+            "--on-divergence mask)",
+            result,
+        )
+    return result

@@ -1,4 +1,9 @@
-"""Metric writers: JSON lines always; TensorBoard too when ``tensorboardX`` or torch's writer is installed."""
+"""Metric writers: JSON lines always; TensorBoard too when ``tensorboardX`` (optional) or torch's writer is installed.
+
+In ``metrics.jsonl`` a value is a number, ``null`` where it is undefined (an episode metric in an update where
+no episode finished), or the string ``"nan"``, ``"inf"`` or ``"-inf"`` where it went non-finite (divergence).
+TensorBoard events need ``pip install tensorboardX`` (in the dev lock; ``pip install -e ".[tensorboard]"``).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,33 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrl_suite.runtime.health import EPISODE_METRICS
 
-def _clean(v):
-    v = np.asarray(v, dtype=np.float64)
-    if v.ndim == 0:
-        return None if not math.isfinite(float(v)) else float(v)
-    return [None if not math.isfinite(float(x)) else float(x) for x in v.ravel()]
+
+def _encode(x: float, undefined: bool):
+    if math.isfinite(x):
+        return x
+    if undefined:
+        return None
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _decode(x) -> float:
+    if x is None:
+        return math.nan
+    return float(x)  # numbers, and the strings "nan", "inf", "-inf"
+
+
+def _update_of(line: str) -> float:
+    """The update number of a metrics line; a line cut short by a hard stop counts as past the end."""
+    try:
+        return json.loads(line)["update"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return math.inf
+
+
+def tensorboard_available() -> bool:
+    return _tensorboard_class() is not None
 
 
 class MetricsWriter:
@@ -24,24 +50,37 @@ class MetricsWriter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.out_dir / "metrics.jsonl"
         if resume_from_update > 0 and self.path.exists():
-            kept = [
-                ln
-                for ln in self.path.read_text().splitlines()
-                if ln and json.loads(ln)["update"] < resume_from_update
-            ]
+            kept = [ln for ln in self.path.read_text().splitlines() if _update_of(ln) < resume_from_update]
             self.path.write_text("".join(k + "\n" for k in kept))
         elif self.path.exists():
             self.path.unlink()
         self._file = self.path.open("a")
         self._tb = _tensorboard_writer(self.out_dir / "tb") if tensorboard else None
 
-    def write_chunk(self, first_update: int, metrics: dict[str, np.ndarray]) -> None:
-        """``metrics[name]`` has shape ``[runs, chunk]``."""
+    def write_chunk(
+        self, first_update: int, metrics: dict[str, np.ndarray], diverged_at: np.ndarray | None = None
+    ) -> None:
+        """``metrics[name]`` has shape ``[runs, chunk]``; ``diverged_at[run]`` is the update where that run
+        diverged (its non-finite values from then on are written as such, never as "undefined")."""
         chunk = next(iter(metrics.values())).shape[1]
+        runs = next(iter(metrics.values())).shape[0]
+        episodes = np.asarray(metrics["episodes"]) if "episodes" in metrics else None
         for i in range(chunk):
-            row = {"update": first_update + i}
+            update = first_update + i
+            diverged = (
+                np.zeros(runs, bool) if diverged_at is None else np.asarray(diverged_at) <= update
+            )
+            row = {"update": update}
             for name, arr in metrics.items():
-                row[name] = _clean(arr[:, i])
+                vals = np.asarray(arr[:, i], dtype=np.float64)
+                if name in EPISODE_METRICS:
+                    undefined = ~diverged & (True if episodes is None else episodes[:, i] == 0)
+                    if name == "return_last20":
+                        undefined = ~diverged
+                else:
+                    undefined = np.zeros(runs, bool)
+                undefined = np.broadcast_to(undefined, (runs,))
+                row[name] = [_encode(float(v), bool(u)) for v, u in zip(vals, undefined, strict=True)]
             row["steps"] = int(np.asarray(metrics["steps"])[0, i])
             self._file.write(json.dumps(row) + "\n")
             if self._tb is not None:
@@ -58,21 +97,23 @@ class MetricsWriter:
 
 
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a metrics.jsonl back as ``{name: array[runs, updates]}`` (NaN where missing)."""
+    """Read a metrics.jsonl back as ``{name: array[runs, updates]}`` (NaN where undefined or non-finite)."""
     rows = [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln]
+    if not rows:
+        return {}
     names = [k for k in rows[0] if k not in ("update",)]
     out = {}
     for name in names:
         vals = [r[name] for r in rows]
         arr = np.array(
-            [[np.nan if x is None else x for x in (v if isinstance(v, list) else [v])] for v in vals],
+            [[_decode(x) for x in (v if isinstance(v, list) else [v])] for v in vals],
             dtype=np.float64,
         )
         out[name] = arr.T
     return out
 
 
-def _tensorboard_writer(path: Path):
+def _tensorboard_class():
     try:
         from tensorboardX import SummaryWriter
     except ImportError:
@@ -80,4 +121,9 @@ def _tensorboard_writer(path: Path):
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             return None
-    return SummaryWriter(str(path))
+    return SummaryWriter
+
+
+def _tensorboard_writer(path: Path):
+    cls = _tensorboard_class()
+    return None if cls is None else cls(str(path))

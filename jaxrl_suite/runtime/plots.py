@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +30,12 @@ def learning_curve(
     r = forward_fill(returns)
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
-    mean = np.nanmean(r, axis=0) if np.isfinite(r).any() else r[0]
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # all-NaN columns (diverged runs) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, low, high = np.nanmean(r, axis=0), np.nanmin(r, axis=0), np.nanmax(r, axis=0)
     if r.shape[0] > 1:
         ax.fill_between(
-            steps, np.nanmin(r, axis=0), np.nanmax(r, axis=0), alpha=0.25, label=f"{r.shape[0]} runs: range"
+            steps, low, high, alpha=0.25, label=f"{r.shape[0]} runs: range"
         )
     ax.plot(steps, mean, label="mean return")
     if threshold is not None:
@@ -52,7 +55,10 @@ def sweep_summary(labels: list[str], finals: np.ndarray, path: str | Path, title
     fig = Figure(figsize=(max(5, 0.6 * len(labels) + 2), 4), dpi=100)
     ax = fig.subplots()
     x = np.arange(len(labels))
-    ax.errorbar(x, np.nanmean(finals, 0), yerr=np.nanstd(finals, 0), fmt="o", capsize=4, label="mean ± sd")
+    with warnings.catch_warnings():  # a setting whose seeds all diverged has no point to draw
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, sd = np.nanmean(finals, 0), np.nanstd(finals, 0)
+    ax.errorbar(x, mean, yerr=sd, fmt="o", capsize=4, label="mean ± sd (surviving seeds)")
     for s in range(finals.shape[0]):
         ax.scatter(x, finals[s], s=8, color="grey", alpha=0.6)
     ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)

@@ -1,0 +1,94 @@
+"""Bad input on the command line is one clear line before anything compiles: never a traceback, never a
+directory created by mistake."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jaxrl_suite.cli import main as cli_main
+
+TRAIN = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1536", "--num-steps", "32",
+         "--num-minibatches", "2", "--update-epochs", "2", "--no-progress"]  # fmt: skip
+
+
+def _error(capsys) -> str:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+
+
+@pytest.mark.parametrize("seeds", ["0", "-2"])
+def test_seeds_below_one_are_refused_before_anything_runs(tmp_path, capsys, seeds):
+    out = tmp_path / "run"
+    assert cli_main([*TRAIN, "--seeds", seeds, "--out", str(out), "--json"]) == 2
+    assert "--seeds must be >= 1" in _error(capsys) and not out.exists()
+
+
+def test_bad_number_names_its_type(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli_main([*TRAIN, "--total-steps", "abc"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid int value: 'abc'" in err and "<lambda>" not in err
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)  # root ignores chmod: simulate read-only
+    assert cli_main([*TRAIN, "--out", str(tmp_path / "ro"), "--json"]) == 2
+    assert "cannot write to output directory" in _error(capsys)
+
+
+@pytest.fixture(scope="module")
+def one_run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("one") / "run"
+    assert cli_main([*TRAIN, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("run", ["3", "-1"])
+def test_eval_run_out_of_range(one_run_dir, capsys, run):
+    assert cli_main(["eval", "--checkpoint", str(one_run_dir), "--run", run, "--json"]) == 2
+    err = _error(capsys)
+    assert "out of range" in err and "holds 1 run(s)" in err
+
+
+def test_eval_of_a_missing_checkpoint_creates_nothing(tmp_path, capsys):
+    typo = tmp_path / "runz" / "cp"
+    assert cli_main(["eval", "--checkpoint", str(typo), "--json"]) == 2
+    assert "no run directory" in _error(capsys) and not typo.exists() and not typo.parent.exists()
+
+
+def test_render_checks_the_writer_before_compiling(one_run_dir, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "imageio_ffmpeg" else real(n, *a))
+    calls = []
+    monkeypatch.setattr("jaxrl_suite.cli._restore", lambda *a: calls.append(a))
+    assert cli_main(["render", "--checkpoint", str(one_run_dir), "--out", "x.mp4", "--json"]) == 2
+    assert "imageio-ffmpeg" in _error(capsys)
+    assert cli_main(["render", "--checkpoint", str(one_run_dir), "--out", "x.avi", "--json"]) == 2
+    assert ".gif or .mp4" in _error(capsys) and not calls  # nothing loaded, nothing compiled
+
+
+def test_list_family_grid_and_unknown_family(capsys):
+    assert cli_main(["list", "--family", "grid", "--json"]) == 0
+    envs = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["envs"]
+    assert "MiniGrid-DoorKey-5x5-v0" in envs and all(e["family"] == "minigrid" for e in envs.values())
+    assert cli_main(["list", "--family", "gridz", "--json"]) == 2
+    err = _error(capsys)
+    assert "unknown family" in err and "minigrid" in err and "quadrotor" in err
+
+
+def test_list_into_a_closed_pipe_is_quiet():
+    proc = subprocess.run(
+        f"{sys.executable} -m jaxrl_suite list | head -n 1", shell=True, capture_output=True, text=True
+    )
+    assert proc.stdout.count("\n") == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
