@@ -1,6 +1,6 @@
 """Drift functions for mirror-learning policy objectives: loss = -(r * A - D(r, A, ...)), D >= 0.
 
-Lu et al. 2022 ("Discovered Policy Optimisation"; ../shared/specs/evolved.md §1): every drift here is
+Lu et al. 2022 ("Discovered Policy Optimisation"): every drift here is
 non-negative and, at r = 1, zero with zero gradient in r, so each objective is a valid mirror-learning update.
 
 * ``ppo_drift``: PPO-clip written as a drift, relu((r - clip(r, 1 - eps, 1 + eps)) * A).

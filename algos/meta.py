@@ -5,7 +5,7 @@ networks, runs population x seeds full inner trainings (``algos/drift_ppo.py``) 
 (the population axis sharded across devices), and tells it the meta-fitness: the mean episode return over the
 last ``fitness_tail`` of each inner run, averaged over seeds and, with several environments, normalised per
 environment by PPO's return. evosax >= 0.2 *minimises*, so ``Evolution.step`` passes -fitness (OPEN does the
-same; ../shared/specs/evolved.md §3). Defaults follow the CPU recipe that beat PPO there (§5.4c): hidden 16,
+same; Goldie et al. 2024). Defaults follow the CPU recipe that beat PPO on CartPole here: hidden 16,
 sigma 0.03, Adam 0.02, common random numbers fixed across generations, a fast inner learner so that the
 ratio leaves the drift's dead zone. ``meta_train`` adds the progress bar, per-generation checkpoints of the ES
 state (orbax, via the runtime's ``Checkpointer``) and exact resume.

@@ -3,7 +3,7 @@
 ``experiments/meta_train_lpo.py`` is a thin wrapper around this module; a ``jaxrl-suite meta-train``
 subcommand can call ``add_arguments(parser)`` and ``run(args)`` the same way. Presets:
 
-* ``cartpole`` (CPU, default): the recipe that beat PPO on a 2-core CPU (../shared/specs/evolved.md §5.4c):
+* ``cartpole`` (CPU, default): the recipe that beat PPO on a 2-core CPU:
   8 envs x 128 steps, 4 epochs x 4 minibatches, inner lr 5e-3 (clipping binds), 2e4 steps per run,
   hidden 16, population 32 x 4 fixed seeds, sigma 0.03, Adam 0.02.
 * ``minatar`` (accelerators): learn-rl-algorithms' ``lpo_bb`` scale (§3): Breakout, SpaceInvaders, Asterix

@@ -6,9 +6,11 @@ epoch/minibatch update inside a ``lax.scan``), so it can be jitted, vmapped over
 (a sweep in one program) and sharded over devices. ``trainer.init``/``trainer.run`` expose the same loop in
 chunks for the runtime's progress bar, metrics and checkpoints.
 
-Defaults are PureJaxRL's CartPole settings (= CleanRL ``ppo.py``, see ../shared/specs/ppo.md §2): 4 envs x
-128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed, gamma 0.99, lambda 0.95, clip 0.2, entropy 0.01,
-value 0.5, global-norm clip 0.5, Adam eps 1e-5, tanh 64x64, orthogonal init.
+Defaults are PureJaxRL's CartPole settings (= CleanRL ``ppo.py``): 4 envs x 128 steps, 4 epochs x 4
+minibatches, lr 2.5e-4 annealed, gamma 0.99, lambda 0.95, clip 0.2, entropy 0.01, value 0.5, global-norm clip
+0.5, Adam eps 1e-5, tanh 64x64, orthogonal init. Metrics per update include ``return`` (this update's
+finished episodes: learning curves) and ``return_last20`` (the run's last 20 finished episodes: the
+time-to-threshold rule, ``jaxrl_suite.runtime.episodes.THRESHOLD_RULE``).
 """
 
 from __future__ import annotations

@@ -6,14 +6,15 @@ are compiled first and then timed round-robin, best of ``--reps`` each (fair on 
 call minus the best timed call. Ours runs in two reset modes:
 ``always`` (``vmap(env.step)``: a fresh level generated every step and selected where an episode ended, the
 exact gymnax semantics, the same work XLand's ``GymAutoResetWrapper`` does under vmap) and ``pooled``
-(``VecEnv(reset_mode="pooled")``: N/8 fresh levels per step). Peers as measured on the 2-core CPU (see
-/work/shared/specs/measured.md): XLand-MiniGrid DoorKey-8x8 0.47 M steps/s (7x7x2 view that sees through
+(``VecEnv(reset_mode="pooled")``: N/8 fresh levels per step). Peers as measured on the 2-core CPU (the
+project's reference measurements): XLand-MiniGrid DoorKey-8x8 0.47 M steps/s (7x7x2 view that sees through
 walls), NAVIX 0.15 M steps/s (``symbolic_first_person``), MiniGrid ~4.3 K steps/s.
 
 ``--compile-all`` also records, for every registered ``MiniGrid-*`` id, the compile time of
 ``jit(vmap(reset))`` + ``jit(vmap(step))`` (target <= 5 s each).
 
-Usage: ``python experiments/bench_grid.py [--json] [--quick]``; writes experiments/results/bench_grid.json.
+Usage: ``python experiments/bench_grid.py [--json] [--quick]``; writes experiments/results/bench_grid.json
+(``--quick``, a smoke run, writes experiments/results/quick/bench_grid.json with ``"smoke": true`` instead).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import jaxrl_suite
 from jaxrl_suite.vector import VecEnv
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_grid.json")
+QUICK_RESULTS = os.path.join(os.path.dirname(RESULTS), "quick", "bench_grid.json")  # git-ignored
 PEER_IDS = {  # our id -> (xminigrid id, navix id)
     "MiniGrid-DoorKey-8x8-v0": ("MiniGrid-DoorKey-8x8", "Navix-DoorKey-8x8-v0"),
     "MiniGrid-Empty-8x8-v0": ("MiniGrid-Empty-8x8", "Navix-Empty-8x8-v0"),
@@ -263,6 +265,7 @@ def main() -> dict:
     }
     summary = {
         "script": "bench_grid",
+        "smoke": args.quick,
         "settings": {"steps": args.steps, "reps": args.reps, "num_envs": args.num_envs, "quick": args.quick},
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -278,8 +281,9 @@ def main() -> dict:
         summary["compile_s"] = ct
         summary["compile_max_s"] = max(ct.values())
         log(f"compile reset+step: max {max(ct.values()):.2f} s over {len(ct)} ids")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
+    path = QUICK_RESULTS if args.quick else RESULTS
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps(summary))
     return summary

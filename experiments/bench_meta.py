@@ -8,7 +8,7 @@ time (ahead-of-time lower + compile), the steady-state seconds per generation (a
 after a warm-up generation that compiles evosax's ask/tell), the resulting generations per hour and inner
 env-steps per second, and XLA's memory analysis of the program
 (arguments + outputs + temporaries) divided by the population size. Linear fits give the marginal seconds and
-bytes per member. The ../shared/specs/evolved.md §4 reference: pop 16 x 2 seeds x 3e4 steps ~11-13 s per
+bytes per member. The earlier reference run: pop 16 x 2 seeds x 3e4 steps ~11-13 s per
 generation on a 2-core CPU (measured under load).
 
 Usage: python experiments/bench_meta.py [--json] [--populations 4,8,16,32] [--generations 3]

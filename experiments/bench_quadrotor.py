@@ -6,12 +6,13 @@
 auto-reset (``always``: a fresh reset computed every step, gymnax semantics; ``pooled``: N/8 per step), the
 146-dim observation, reward and the privileged critic observation all summed into the scan carry so XLA
 cannot drop them. Compile = first call minus the best timed call; throughput from the best of ``--reps``.
-Reference (shared/specs/measured.md, same 2-core CPU): a straightforward pure-JAX version of this model ran
+Reference (the project's measurements, same 2-core CPU): a straightforward pure-JAX version of this model ran
 1.6 M steps/s at 1,024 drones and 2.6 M at 16,384; the target here is >= 5 M steps/s. Flight seconds per
 wall second = steps/s x dt.
 
 Usage: ``python experiments/bench_quadrotor.py [--json] [--quick]``; writes
-experiments/results/bench_quadrotor.json.
+experiments/results/bench_quadrotor.json (``--quick``, a smoke run, writes
+experiments/results/quick/bench_quadrotor.json with ``"smoke": true`` instead).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from jaxrl_suite.envs.quadrotor import dynamics as dyn
 from jaxrl_suite.vector import VecEnv
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_quadrotor.json")
+QUICK_RESULTS = os.path.join(os.path.dirname(RESULTS), "quick", "bench_quadrotor.json")  # git-ignored
 DT = 0.01
 
 
@@ -136,6 +138,7 @@ def main() -> dict:
     summary = {
         "script": "bench_quadrotor",
         "quick": args.quick,
+        "smoke": args.quick,
         "device": str(jax.devices()[0]),
         "cpu_count": os.cpu_count(),
         "load_average_1min_at_start": load,
@@ -148,8 +151,9 @@ def main() -> dict:
         "peer_straightforward_jax_steps_per_s": {"1024": 1_600_000, "16384": 2_600_000},
         "rows": rows,
     }
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
+    path = QUICK_RESULTS if args.quick else RESULTS
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(summary, f, indent=2)
     if args.json:
         print(json.dumps(summary))

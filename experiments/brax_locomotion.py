@@ -1,6 +1,6 @@
 """Brax locomotion trained by our PPO with Brax's published PPO settings (for accelerators).
 
-Settings from Brax's ``notebooks/training.ipynb`` (../shared/specs/quadrotor.md §4): ant: 50M steps, 4096
+Settings from Brax's ``notebooks/training.ipynb``: ant: 50M steps, 4096
 envs, batch 2048 x unroll 5 x 32 minibatches, 4 updates per batch, gamma 0.97, lr 3e-4, entropy 1e-2, reward
 scale 10, observation normalisation; humanoid: 2048 envs, batch 1024 x unroll 10, 8 updates, entropy 1e-3,
 reward scale 0.1. Brax's rollout of ``batch x minibatches`` unrolls per update maps onto our
@@ -90,6 +90,7 @@ def main() -> dict:
             jax.random.split(jax.random.key(0), args.seeds),
             hp,
             out_dir=Path(args.out) / name,
+            overwrite=True,  # a rerun of this script replaces its own runs
             spec={"algo": "ppo", "env": f"brax/{name}", "config": cfg.__dict__},
             progress=not args.json,
             title=f"PPO on brax/{name}",

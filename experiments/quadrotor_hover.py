@@ -258,8 +258,8 @@ def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Pa
     flight = trainer.with_env_params(params.replace(max_steps_in_episode=int(round(seconds / DT))))
     roll = jax.jit(jax.vmap(lambda k: rollout_states(flight, state, k)))
     states, ended = roll(jax.random.split(jax.random.key(7), 16))
-    pos = np.stack([np.asarray(c) for c in states.quad.position], axis=-1)  # [16, T, 3]
-    pos[np.asarray(ended)] = np.nan  # after a crash the env has auto-reset: not part of this flight
+    pos = np.stack([np.asarray(c) for c in states.quad.position], axis=-1)  # [16, T + 1, 3]
+    pos[np.asarray(ended)] = np.nan  # after the flight ended (the crash state is the last kept)
     ref = None
     if task == "tracking":
         t = np.arange(pos.shape[1]) * DT

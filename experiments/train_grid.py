@@ -55,6 +55,7 @@ def train_task(name: str, seeds: int, out_root: Path, total: int | None, progres
         jax.random.split(jax.random.key(0), seeds),
         hp,
         out_dir=out,
+        overwrite=True,  # a rerun of this script replaces its own runs
         progress=progress,
         spec={"algo": "ppo", "env": t["env"], "config": {k: v for k, v in cfg.__dict__.items()}},
         title=f"PPO on {t['env']}",

@@ -15,7 +15,7 @@ from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams, load_drift_params, make_train
 from jaxrl_suite.algos.ppo import PPOHparams, clipped_surrogate
 
-# The grid of ../shared/specs/evolved.md §5.1: r in [0.2, 3] x A in [-3, 3], 301 x 61 points (r = 1 on it).
+# The drift-landscape grid of Lu et al. 2022: r in [0.2, 3] x A in [-3, 3], 301 x 61 points (r = 1 on it).
 R = np.linspace(0.2, 3.0, 281 + 20)
 A = np.linspace(-3.0, 3.0, 61)
 RR, AA = (jnp.asarray(x, jnp.float32) for x in np.meshgrid(R, A))

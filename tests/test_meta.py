@@ -265,7 +265,7 @@ def test_population_sharded_over_four_devices_equals_one_device(meta, initial):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Slow: DPO vs PPO on CartPole (../shared/specs/evolved.md §5.2: a tie is the expectation)
+# Slow: DPO vs PPO on CartPole (a tie is the expectation, as in Lu et al. 2022)
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Physics checks of the Crazyflie simulator in float64 (invariants and closed forms of the L2F model).
 
-Reference figures (shared/specs/quadrotor.md §5, measured in float64 with L2F parameters): hover holds to
+Reference figures (measured in float64 with the L2F parameters): hover holds to
 1e-13 over 10 s; ballistic flight matches the parabola to 1e-15; a torque-free axisymmetric top matches its
 closed form to 1.3e-5 over 10 s; motor lag gives 1 − e^-1 after one time constant; +500 RPM on rotors 1 and 3
 gives pure yaw 9.3 rad/s², on rotors 2 and 3 pure roll 67.7 rad/s²; RK4 error ratios approach 16.
