@@ -178,7 +178,8 @@ def _validate_early(args) -> tuple[Any, dict, Any]:
         mismatch = _differences(stored, typed)
         if mismatch:
             raise ValueError(
-                f"--resume: the options given disagree with the run in {args.out}:\n  " + "\n  ".join(mismatch)
+                f"--resume: the options given disagree with the run in {args.out}:\n  "
+                + "\n  ".join(mismatch)
             )
         spec = stored
     else:
@@ -208,10 +209,8 @@ def _validate_early(args) -> tuple[Any, dict, Any]:
 
 
 def _differences(stored: dict, typed: dict) -> list[str]:
-    from jaxrl_suite.runtime.rundir import differences
-
     # compare only what was typed: the stored values of those fields against the given ones
-    from jaxrl_suite.runtime.rundir import flatten
+    from jaxrl_suite.runtime.rundir import differences, flatten
 
     flat_typed = flatten(typed)
     flat_stored = {k: v for k, v in flatten(stored).items() if k in flat_typed}
@@ -359,7 +358,11 @@ def cmd_train(args) -> int:
                 else ""
             )
             + f"\noutputs in {out}/ (metrics.jsonl, learning_curve.png, checkpoints/)"
-            + (f"\ncontinue with: jaxrl-suite train {spec['algo']} --out {out} --resume" if res.interrupted else "")
+            + (
+                f"\ncontinue with: jaxrl-suite train {spec['algo']} --out {out} --resume"
+                if res.interrupted
+                else ""
+            )
         )
     _emit(args, summary, text)
     return 130 if res.interrupted else 0
@@ -409,7 +412,9 @@ def cmd_sweep(args) -> int:
     if args.resume:
         stored = spec.get("sweep_settings")
         if settings is not None and json.loads(json.dumps(settings)) != stored:
-            raise ValueError(f"--resume: the settings given differ from the run's: run has {stored}, given {settings}")
+            raise ValueError(
+                f"--resume: the settings given differ from the run's: run has {stored}, given {settings}"
+            )
         settings = stored
         spec = {k: v for k, v in spec.items() if k not in ("sweep_settings",)}
     elif settings is None:
@@ -482,7 +487,9 @@ def _restore(checkpoint: str, run: int):
         spec = meta["spec"]
         num_runs = int(meta.get("num_runs", spec.get("num_runs", 1)))
         if not 0 <= run < num_runs:
-            raise ValueError(f"--run {run} is out of range: {path} holds {num_runs} run(s), numbered 0 to {num_runs - 1}")
+            raise ValueError(
+                f"--run {run} is out of range: {path} holds {num_runs} run(s), numbered 0 to {num_runs - 1}"
+            )
         module, trainer = build(spec)
         template = jax.eval_shape(jax.vmap(trainer.init), jax.random.split(jax.random.key(0), num_runs))
         template = jax.tree.map(

@@ -140,7 +140,13 @@ def sweep(
     diverged = diverged.reshape(seeds, num_settings)
     final = np.where(diverged, np.nan, final)
     out = SweepResult(
-        settings, seeds, metrics, final, result.summary, result.out_dir, interrupted=result.interrupted,
+        settings,
+        seeds,
+        metrics,
+        final,
+        result.summary,
+        result.out_dir,
+        interrupted=result.interrupted,
         diverged=diverged,
     )
     if out_dir is not None:

@@ -69,7 +69,9 @@ def test_render_checks_the_writer_before_compiling(one_run_dir, capsys, monkeypa
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "imageio_ffmpeg" else real(n, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "imageio_ffmpeg" else real(n, *a)
+    )
     calls = []
     monkeypatch.setattr("jaxrl_suite.cli._restore", lambda *a: calls.append(a))
     assert cli_main(["render", "--checkpoint", str(one_run_dir), "--out", "x.mp4", "--json"]) == 2

@@ -60,7 +60,9 @@ def test_nonempty_run_dir_needs_resume_or_overwrite(tiny_trainer, full, tmp_path
     restored, meta = ckpt.restore(res.state)
     ckpt.close()
     assert leaves_equal(restored, full.state) and meta["update"] == 12
-    assert [r["value_loss"] for r in _metric_rows(out)] == [r["value_loss"] for r in _metric_rows(full.out_dir)]
+    assert [r["value_loss"] for r in _metric_rows(out)] == [
+        r["value_loss"] for r in _metric_rows(full.out_dir)
+    ]
     (out / "notes.txt").write_text("mine")
     with pytest.raises(RunDirError, match="files that no run wrote.*notes.txt"):
         train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=out, overwrite=True, **KW)
@@ -96,7 +98,18 @@ def test_cli_resume_takes_the_stored_configuration(tmp_path, capsys, monkeypatch
     text = capsys.readouterr().out
     assert json.loads(text.strip().splitlines()[-1])["status"] == "interrupted"
     monkeypatch.undo()
-    resume = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--out", out, "--resume", "--no-progress"]
+    resume = [
+        "train",
+        "ppo",
+        "--env",
+        "CartPole-v1",
+        "--seeds",
+        "2",
+        "--out",
+        out,
+        "--resume",
+        "--no-progress",
+    ]
     assert cli_main([*resume, "--lr", "1e-3", "--num-envs", "8", "--json"]) == 2
     err = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert "hparams.lr: run has 0.00025, given 0.001" in err and "config.num_envs: run has 4, given 8" in err
@@ -267,7 +280,9 @@ def test_damaged_newest_checkpoint_falls_back_to_an_intact_one(tiny_trainer, ful
             f.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match=r"step 8.*step 4"):
         train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path, resume=True, **KW)
-    res = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path, resume=True, fallback_checkpoint=True, **KW)
+    res = train_runs(
+        tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path, resume=True, fallback_checkpoint=True, **KW
+    )
     assert leaves_equal(res.state, full.state)
     assert _metric_rows(tmp_path) == _metric_rows(full.out_dir)
     assert any((tmp_path / "damaged-checkpoints").iterdir())  # moved aside, not deleted

@@ -12,8 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-import jaxrl_suite
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams
 from jaxrl_suite.cli import main as cli_main
 from jaxrl_suite.runtime import CheckpointError, train_runs
 from jaxrl_suite.sweep import grid, random_search, sweep
@@ -146,7 +145,9 @@ def test_cli_applies_the_cpu_layout_it_documents(tmp_path):
     argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1024", "--num-steps", "32",
             "--num-minibatches", "2", "--update-epochs", "1", "--seeds", "2", "--chunk", "2",
             "--out", str(tmp_path / "cli"), "--no-progress", "--json"]  # fmt: skip
-    out = subprocess.run([sys.executable, "-m", "jaxrl_suite", *argv], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "jaxrl_suite", *argv], env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["devices"] == cpu.devices_for(2) and summary["updates_done"] == 8  # 4 chunks

@@ -1,18 +1,16 @@
 """Orbax checkpoints of a training-state pytree plus JSON metadata (run spec, progress).
 
-PRNG key arrays are stored as their raw key data and rewrapped on restore. The metadata also holds a digest of
-the stored arrays, so silent corruption (a flipped bit) is caught as well as unreadable files. A checkpoint that
-does not match the run being resumed (different spec, shapes or structure), or that is damaged, raises
-``CheckpointError`` naming the step and the newest intact older step (``restore_newest_intact`` falls back to
-it and moves the damaged newer steps, never deleting them, to ``damaged_directory``).
+PRNG key arrays are stored as raw key data and rewrapped on restore; the metadata also holds a digest of the
+stored arrays, so a flipped bit is caught as well as unreadable files. A damaged checkpoint, or one that does
+not match the state being restored, raises ``CheckpointError`` naming the step and the newest intact older
+step; ``restore_newest_intact`` falls back to that one and moves the damaged newer steps (never deleting
+them) to ``damaged_directory``.
 
-Before orbax restores a step, every stored array is read synchronously with TensorStore: when orbax's own
-(asynchronous) reads fail, TensorStore reads still in flight later print "Event loop is closed" tracebacks and
-spec dumps, after the error has been raised, so a damaged step must fail before orbax reads it.
+Every stored array is read synchronously with TensorStore before orbax restores a step: when orbax's own
+asynchronous reads fail, the reads still in flight print "Event loop is closed" tracebacks after the error.
 
-Saving is atomic: orbax writes ``<step>.orbax-checkpoint-tmp`` and renames it to ``<step>`` once complete, so a
-save interrupted (even by Ctrl-C) leaves only that temporary folder, which is never listed as a step and is
-replaced by the next save of the same step.
+Saves are atomic: orbax writes ``<step>.orbax-checkpoint-tmp`` and renames it when complete, so an interrupted
+save leaves only that folder, which is never listed as a step and is replaced by the next save of that step.
 """
 
 from __future__ import annotations

@@ -163,9 +163,7 @@ def _fingerprinted(trainer: Any, spec: dict, keys: jax.Array, hparams: Any) -> d
         "spec": spec,
         "learner_config": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else repr(cfg),
         "num_runs": int(keys.shape[0]),
-        "hparams": {
-            f.name: np.asarray(getattr(host, f.name)).tolist() for f in dataclasses.fields(host)
-        }
+        "hparams": {f.name: np.asarray(getattr(host, f.name)).tolist() for f in dataclasses.fields(host)}
         if dataclasses.is_dataclass(host)
         else hashlib.sha256(b"".join(np.asarray(x).tobytes() for x in jax.tree.leaves(host))).hexdigest(),
         "keys_sha": hashlib.sha256(np.asarray(jax.random.key_data(keys)).tobytes()).hexdigest()[:16],
@@ -223,7 +221,9 @@ def train_runs(
     if on_divergence not in DIVERGENCE_MODES:
         raise ValueError(f"on_divergence must be one of {DIVERGENCE_MODES}, got {on_divergence!r}")
     if int(chunk_updates) < 1 or int(checkpoint_every) < 1:
-        raise ValueError(f"chunk_updates and checkpoint_every must be >= 1, got {chunk_updates}, {checkpoint_every}")
+        raise ValueError(
+            f"chunk_updates and checkpoint_every must be >= 1, got {chunk_updates}, {checkpoint_every}"
+        )
     num_runs = int(keys.shape[0])
     hparams = batch_hparams(hparams, num_runs)
     if hasattr(hparams, "validate"):
@@ -263,11 +263,24 @@ def train_runs(
             state, meta, step, damaged = ckpt.restore_newest_intact(state)
             if damaged:
                 print(
-                    f"checkpoint step(s) {damaged} damaged (moved aside); resuming from step {step}",
+                    f"checkpoint step(s) {damaged} damaged: moved to {ckpt.damaged_directory}; resuming from "
+                    f"step {step}",
                     file=sys.stderr,
                 )
         else:
-            state, meta = ckpt.restore(state)
+            try:
+                state, meta = ckpt.restore(state)
+            except CheckpointError as exc:
+                if exc.intact_step is None:
+                    raise
+                raise CheckpointError(
+                    f"{str(exc).split('; the newest intact')[0]}; "
+                    f"the newest intact one is step {exc.intact_step}: resume with --fallback-checkpoint "
+                    f"(fallback_checkpoint=True) to move the damaged one aside and continue from step "
+                    f"{exc.intact_step}",
+                    step=exc.step,
+                    intact_step=exc.intact_step,
+                ) from exc
         state = jax.device_put(state, sharding)
         start_update = int(meta["update"])
         for r, u in (meta.get("diverged") or {}).items():
@@ -349,7 +362,9 @@ def train_runs(
                 if fresh.any() and on_divergence == "stop":
                     stop_divergence = True
                     break
-                ret = forward_fill(np.concatenate([c["return"] for c in committed.chunks[-4:]], axis=1))[:, -1]
+                ret = forward_fill(np.concatenate([c["return"] for c in committed.chunks[-4:]], axis=1))[
+                    :, -1
+                ]
                 ret = ret[~fresh]
                 recent = float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan
                 bar.update(n * cfg.batch_size)

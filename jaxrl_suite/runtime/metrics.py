@@ -67,9 +67,7 @@ class MetricsWriter:
         episodes = np.asarray(metrics["episodes"]) if "episodes" in metrics else None
         for i in range(chunk):
             update = first_update + i
-            diverged = (
-                np.zeros(runs, bool) if diverged_at is None else np.asarray(diverged_at) <= update
-            )
+            diverged = np.zeros(runs, bool) if diverged_at is None else np.asarray(diverged_at) <= update
             row = {"update": update}
             for name, arr in metrics.items():
                 vals = np.asarray(arr[:, i], dtype=np.float64)

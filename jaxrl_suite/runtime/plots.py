@@ -34,9 +34,7 @@ def learning_curve(
         warnings.simplefilter("ignore", RuntimeWarning)
         mean, low, high = np.nanmean(r, axis=0), np.nanmin(r, axis=0), np.nanmax(r, axis=0)
     if r.shape[0] > 1:
-        ax.fill_between(
-            steps, low, high, alpha=0.25, label=f"{r.shape[0]} runs: range"
-        )
+        ax.fill_between(steps, low, high, alpha=0.25, label=f"{r.shape[0]} runs: range")
     ax.plot(steps, mean, label="mean return")
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
