@@ -94,3 +94,40 @@ def test_list_into_a_closed_pipe_is_quiet():
         f"{sys.executable} -m jaxrl_suite list | head -n 1", shell=True, capture_output=True, text=True
     )
     assert proc.stdout.count("\n") == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_progress_bar_shows_one_speed(tiny_trainer, tmp_path, capsys):
+    import jax
+
+    from jaxrl_suite.algos.ppo import PPOHparams
+    from jaxrl_suite.runtime import train_runs
+
+    train_runs(tiny_trainer, jax.random.split(jax.random.key(0), 2), PPOHparams(), chunk_updates=4)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.count("/s") == 1 and "steps/s over 2 run(s)" in bar, bar
+
+
+def test_quick_benchmark_leaves_the_committed_results_alone(tmp_path):
+    """A smoke run writes experiments/results/quick/, marked as such; the committed figures stay."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    committed = (root / "results" / "bench_grid.json").read_bytes()
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench_grid.py"), "--quick", "--impls", "ours", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["smoke"] is True
+    assert (root / "results" / "bench_grid.json").read_bytes() == committed
+    assert json.loads((root / "results" / "quick" / "bench_grid.json").read_text())["smoke"] is True
+
+
+def test_tensorboard_writer_is_a_declared_option():
+    import tomllib
+    from pathlib import Path
+
+    meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    extras = meta["optional-dependencies"]
+    assert any(d.startswith("tensorboardX") for d in extras["tensorboard"] + extras["dev"])
