@@ -205,3 +205,15 @@ def test_cli_train_eval_roundtrip(tmp_path, capsys):
     assert cli_main(["eval", "--checkpoint", str(tmp_path), "--episodes", "4", "--json"]) == 0
     ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert ev["episodes"] == 4 and ev["return_mean"] >= 8.0 and ev["update"] == 12
+
+
+def test_compiled_program_cache_follows_the_env_params(trainer):
+    """A trainer acting on other env params (``with_env_params``) never reuses the first program."""
+    keys = jax.random.split(jax.random.key(0), 2)
+    first = train_runs(trainer, keys, PPOHparams(), progress=False)
+    short = trainer.with_env_params(trainer.env_params.replace(max_steps_in_episode=10))
+    second = train_runs(short, keys, PPOHparams(), progress=False)
+    assert np.nanmax(first.metrics["length"]) > 10
+    assert np.nanmax(second.metrics["length"]) <= 10
+    again = train_runs(trainer, keys, PPOHparams(), progress=False)  # and the original keeps its own
+    np.testing.assert_array_equal(again.metrics["length"], first.metrics["length"])

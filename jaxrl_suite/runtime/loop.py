@@ -171,6 +171,25 @@ def _fingerprinted(trainer: Any, spec: dict, keys: jax.Array, hparams: Any) -> d
     return json.loads(json.dumps(record, default=str))  # the form it takes once stored
 
 
+def _program_key(trainer: Any) -> tuple:
+    """What the compiled init/chunk programs bake in besides their arguments: the learner's class and static
+    config, its environment and that environment's (concrete) parameters, and its policy loss."""
+    params = getattr(trainer, "env_params", None)
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(params):
+        arr = np.asarray(leaf)
+        digest.update(str((arr.dtype, arr.shape)).encode() + arr.tobytes())
+    loss = getattr(trainer, "policy_loss", None)
+    return (
+        type(trainer).__qualname__,
+        repr(trainer.config),
+        id(getattr(trainer, "env", None)),
+        str(jax.tree.structure(params)),
+        digest.hexdigest(),
+        id(getattr(loss, "__func__", loss)),
+    )
+
+
 def _check_same_run(out_dir: Path, ckpt: Checkpointer, record: dict, fingerprint: str) -> None:
     stored = rundir.read_record(out_dir)
     if stored is None:  # checkpoints written before run.json existed keep their spec in the metadata
@@ -248,8 +267,11 @@ def train_runs(
     sharding = run_sharding(num_runs)
     keys, hparams = jax.device_put((keys, hparams), sharding)
 
-    cache = trainer.__dict__.setdefault("_runtime_cache", {})  # compiled functions reused across calls
-    init_key = ("init", str(sharding))
+    # compiled functions reused across calls, keyed by everything that shapes the program: a trainer copied
+    # by ``with_env_params`` shares this dict but not its programs
+    cache = trainer.__dict__.setdefault("_runtime_cache", {})
+    program = _program_key(trainer)
+    init_key = ("init", program, str(sharding))
     if init_key not in cache:
         cache[init_key] = jax.jit(jax.vmap(trainer.init), out_shardings=sharding)
     t0 = time.perf_counter()
@@ -290,7 +312,7 @@ def train_runs(
 
     def chunk_fn(n: int):
         nonlocal compile_s
-        key = ("chunk", n, num_runs, str(sharding))
+        key = ("chunk", program, n, num_runs, str(sharding))
         if key not in cache:
             t = time.perf_counter()
 
