@@ -174,12 +174,42 @@ class Transition:
 
 
 @struct.dataclass
-class TrainResult:
-    state: PPOState
-    metrics: dict
+class Batch:
+    """The flat training batch of one update (``[num_envs * num_steps, ...]`` each), shuffled into minibatches."""
+
+    x: jax.Array  # policy input
+    critic_x: jax.Array  # critic input (privileged observation for an asymmetric critic, else x)
+    action: jax.Array
+    old_log_prob: jax.Array
+    old_value: jax.Array
+    advantage: jax.Array
+    target: jax.Array  # GAE return: the value target
 
 
 AUX_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")  # per-minibatch diagnostics
+
+
+@struct.dataclass
+class LossTerms:
+    """The minibatch loss terms, each averaged over the minibatch (named views of one stacked array, so that
+    one reduction averages all of them)."""
+
+    policy_loss: jax.Array
+    value_loss: jax.Array
+    entropy: jax.Array
+    approx_kl: jax.Array
+    clip_frac: jax.Array
+
+    @classmethod
+    def from_stacked(cls, stacked: jax.Array) -> LossTerms:
+        """``stacked[..., i]`` is the term ``AUX_NAMES[i]``."""
+        return cls(*(stacked[..., i] for i in range(len(AUX_NAMES))))
+
+
+@struct.dataclass
+class TrainResult:
+    state: PPOState
+    metrics: dict
 PolicyLoss = Callable[[jax.Array, jax.Array, Any, jax.Array], jax.Array]
 
 
@@ -325,12 +355,17 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------------
     # One iteration
 
+    metric_names = (*AUX_NAMES, "return", RETURN_LAST20, "length", "episodes", "steps")
+
     def update(self, state: PPOState, hp: PPOHparams) -> tuple[PPOState, dict]:
         """One iteration: collect a rollout, compute advantages, update for several epochs."""
         key, k_roll, k_upd = jax.random.split(fast_key(state.key), 3)
+        # COLLECT: num_steps steps of every env under the current policy
         state, traj, episodes = self.collect(state, hp, k_roll)
+        # ADVANTAGES: truncation-correct GAE, flattened into one batch
         batch = self.advantages(state, traj, hp)
-        state, aux = self.learn(state, batch, hp, k_upd)
+        # LEARN: update_epochs passes of shuffled minibatches
+        state, terms = self.learn(state, batch, hp, k_upd)
         recent = state.recent.push(episodes["return"], episodes["done"])
         state = state.replace(key=key, update_step=state.update_step + 1, recent=recent)
 
@@ -338,8 +373,10 @@ class Trainer:
         done = episodes["done"].astype(jnp.float32)
         count = done.sum()
         safe = jnp.maximum(count, 1.0)
-        aux = aux.reshape(-1, len(AUX_NAMES)).mean(axis=0)
-        metrics = {name: aux[i] for i, name in enumerate(AUX_NAMES)}
+        # each term averaged over epochs and minibatches, all in one reduction
+        stacked = jnp.stack([getattr(terms, name) for name in AUX_NAMES], axis=-1)
+        terms = LossTerms.from_stacked(stacked.reshape(-1, len(AUX_NAMES)).mean(axis=0))
+        metrics = {name: getattr(terms, name) for name in AUX_NAMES}
         # "return": this update's finished episodes (learning curves); "return_last20": the run's last 20
         # finished episodes, the time-to-threshold rule (runtime.episodes.THRESHOLD_RULE)
         metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
@@ -406,9 +443,8 @@ class Trainer:
             traj = traj.replace(critic_x=traj.x)
         return state, traj, episodes
 
-    def advantages(self, state: PPOState, traj: Transition, hp: PPOHparams) -> tuple:
-        """Truncation-correct GAE; returns the flat training batch
-        ``(x, critic_x, action, old_logp, old_value, advantage, target)``, each ``[num_envs * num_steps, ...]``."""
+    def advantages(self, state: PPOState, traj: Transition, hp: PPOHparams) -> Batch:
+        """Truncation-correct GAE; returns the flat training batch, each field ``[num_envs * num_steps, ...]``."""
         cfg, net = self.config, self.network
         # values of every state and of every successor, in one batched call
         both = jnp.concatenate([traj.critic_x, traj.final_critic_x], axis=0)
@@ -424,29 +460,29 @@ class Trainer:
             hp.gae_lambda,
             unroll=cfg.gae_unroll,
         )
-        batch = (traj.x, traj.critic_x, traj.action, traj.log_prob, values, advantages, targets)
+        batch = Batch(traj.x, traj.critic_x, traj.action, traj.log_prob, values, advantages, targets)
         return jax.tree.map(lambda a: a.reshape((cfg.batch_size,) + a.shape[2:]), batch)
 
-    def learn(self, state: PPOState, batch: tuple, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, dict]:
-        """``update_epochs`` passes over the batch in shuffled minibatches; ``aux[epoch, minibatch]`` holds the
-        minibatch's ``AUX_NAMES`` values."""
+    def learn(self, state: PPOState, batch: Batch, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, LossTerms]:
+        """``update_epochs`` passes over the batch in shuffled minibatches; each loss term comes back shaped
+        ``[epoch, minibatch]``."""
         cfg, net = self.config, self.network
         progress = state.update_step.astype(jnp.float32) / cfg.num_updates
         optimizer = self.optimizer(hp)
 
-        def loss_fn(params, mb):
-            x, critic_x, action, old_logp, old_value, adv, target = mb
-            pi = net.apply(params, x, method=net.policy)
-            value = net.apply(params, critic_x, method=net.value)
-            logp = nets.log_prob(pi, action, self.continuous)
-            log_ratio = logp - old_logp
+        def loss_fn(params, mb: Batch):
+            pi = net.apply(params, mb.x, method=net.policy)
+            value = net.apply(params, mb.critic_x, method=net.value)
+            logp = nets.log_prob(pi, mb.action, self.continuous)
+            log_ratio = logp - mb.old_log_prob
             ratio = jnp.exp(log_ratio)
+            adv = mb.advantage
             if cfg.normalize_advantages:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            value_loss = (value - target) ** 2
+            value_loss = (value - mb.target) ** 2
             if cfg.clip_value_loss:
-                clipped = old_value + jnp.clip(value - old_value, -hp.clip_eps, hp.clip_eps)
-                value_loss = jnp.maximum(value_loss, (clipped - target) ** 2)
+                clipped = mb.old_value + jnp.clip(value - mb.old_value, -hp.clip_eps, hp.clip_eps)
+                value_loss = jnp.maximum(value_loss, (clipped - mb.target) ** 2)
             # every per-sample term averaged by one reduction (fewer kernels to compile and run)
             per_sample = [
                 self.policy_loss(ratio, adv, hp, progress),
@@ -455,9 +491,9 @@ class Trainer:
                 (ratio - 1.0) - log_ratio,
                 (jnp.abs(ratio - 1.0) > hp.clip_eps).astype(jnp.float32),
             ]
-            aux = jnp.stack(jnp.broadcast_arrays(*per_sample), axis=-1).mean(axis=0)  # see AUX_NAMES
-            total = aux[0] + hp.vf_coef * aux[1] - hp.ent_coef * aux[2]
-            return total, aux
+            stacked = jnp.stack(jnp.broadcast_arrays(*per_sample), axis=-1).mean(axis=0)  # see AUX_NAMES
+            terms = LossTerms.from_stacked(stacked)
+            return terms.policy_loss + hp.vf_coef * terms.value_loss - hp.ent_coef * terms.entropy, stacked
 
         def minibatch_step(carry, mb):
             params, opt_state = carry
@@ -472,8 +508,8 @@ class Trainer:
             return jax.lax.scan(minibatch_step, carry, shuffled)
 
         perms = shuffles(key, cfg.update_epochs, cfg.batch_size)
-        (params, opt_state), aux = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
-        return state.replace(params=params, opt_state=opt_state), aux
+        (params, opt_state), stacked = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
+        return state.replace(params=params, opt_state=opt_state), LossTerms.from_stacked(stacked)
 
     def run(self, state: PPOState, hparams: PPOHparams, num_updates: int) -> tuple[PPOState, dict]:
         """``num_updates`` iterations in one ``lax.scan``; metrics stacked along the first axis."""

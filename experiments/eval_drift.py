@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
-from jaxrl_suite.algos.meta import BASES, DriftMeta, ESConfig, MetaConfig, ci95, nanmean
+from jaxrl_suite.algos.meta import BASES, DriftMeta, ESConfig, MetaConfig
+from jaxrl_suite.stats import ci95_summary, nanmean
 
 RESULTS = Path(__file__).parent / "results"
 HELD_OUT = ("Acrobot-v1", "Catch-bsuite")
@@ -113,19 +114,13 @@ def evaluate_cell(
         "methods": {},
     }
     for m, f in finals.items():
-        mean, half = ci95(f)
-        cell["methods"][m] = {"mean": _num(mean), "ci95": _num(half), "per_seed": [_num(v) for v in f]}
+        cell["methods"][m] = ci95_summary(f)
         for ref in ("ppo", "dpo"):
             if m != ref:
-                d_mean, d_half = ci95(f - finals[ref])  # paired: the same seeds
-                cell["methods"][m][f"minus_{ref}"] = {"mean": _num(d_mean), "ci95": _num(d_half)}
+                paired = f - finals[ref]  # the same seeds
+                cell["methods"][m][f"minus_{ref}"] = ci95_summary(paired, per_seed=False)
     curves = {m: nanmean(r["return"][0], axis=0) for m, r in out.items()}
     return cell, curves
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def plot(results: dict, envs: list[str], names: list[str], path: Path) -> Path:

@@ -1,7 +1,7 @@
 """Meta-train an LPO or TA-LPO drift with OpenES (evosax): population x seeds inner PPO runs per generation.
 
 The CPU preset (default) is CartPole-sized; ``--preset minatar`` (gymnax MinAtar) and ``--preset brax`` (Ant)
-are the accelerator settings of learn-rl-algorithms and LPO (see ``jaxrl_suite/algos/meta_cli.py``). Every
+are the accelerator settings of learn-rl-algorithms and LPO (see ``jaxrl_suite/cli_meta.py``). Every
 generation is checkpointed into ``--out``; ``--resume`` continues exactly. Writes the summary, the learned
 weights (``drift_params``) and the per-generation history to experiments/results/meta_train_lpo.json, which
 ``experiments/eval_drift.py`` and ``DriftConfig(drift_weights=...)`` read.
@@ -15,23 +15,23 @@ import argparse
 import json
 from pathlib import Path
 
-from jaxrl_suite.algos import meta_cli
+from jaxrl_suite import cli_meta
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = meta_cli.add_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
+    ap = cli_meta.add_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     ap.add_argument(
         "--results",
         default=str(Path(__file__).parent / "results" / "meta_train_lpo.json"),
         help="where to write the summary JSON",
     )
     args = ap.parse_args(argv)
-    summary = {"experiment": "meta_train_lpo", **meta_cli.run(args)}
+    summary = {"experiment": "meta_train_lpo", **cli_meta.run(args)}
     out = Path(args.results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1, default=str))
     if not args.json:
-        meta_cli.print_human(summary)
+        cli_meta.print_human(summary)
     print(json.dumps(summary, default=str))
     return summary
 

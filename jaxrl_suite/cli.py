@@ -629,17 +629,17 @@ def cmd_bench(args) -> int:
 
 
 def cmd_meta_train(args) -> int:
-    """Meta-train a drift objective (LPO / TA-LPO) with evolution strategies; see algos/meta_cli.py."""
-    from jaxrl_suite.algos import meta_cli
+    """Meta-train a drift objective (LPO / TA-LPO) with evolution strategies; see jaxrl_suite/cli_meta.py."""
+    from jaxrl_suite import cli_meta
 
     if args.envs:
         from jaxrl_suite.registry import spec as env_spec
 
         for env_id in args.envs:
             env_spec(env_id)  # unknown id -> clear error before compiling
-    summary = meta_cli.run(args)
+    summary = cli_meta.run(args)
     if not args.json:
-        meta_cli.print_human(summary)
+        cli_meta.print_human(summary)
     brief = {k: v for k, v in summary.items() if k not in ("history", "drift_params")}
     _emit(args, brief)
     return 0
@@ -769,7 +769,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("meta-train", help="meta-train a drift objective (LPO/TA-LPO) with evosax OpenES")
-    importlib.import_module("jaxrl_suite.algos.meta_cli").add_arguments(p)
+    importlib.import_module("jaxrl_suite.cli_meta").add_arguments(p)
     p.set_defaults(fn=cmd_meta_train)
 
     p = sub.add_parser("demo", help="train PPO on CartPole-v1 to solving: summary, plot, checkpoint")

@@ -286,3 +286,42 @@ def test_damaged_newest_checkpoint_falls_back_to_an_intact_one(tiny_trainer, ful
     assert leaves_equal(res.state, full.state)
     assert _metric_rows(tmp_path) == _metric_rows(full.out_dir)
     assert any((tmp_path / "damaged-checkpoints").iterdir())  # moved aside, not deleted
+
+
+# the per-chunk hook: curricula without recompiling, checkpointed with the state ---------------------------
+
+
+def _curriculum(trainer):
+    def on_chunk(state, metrics):
+        steps = int(metrics["steps"][0, -1])  # env steps per run so far: a pure function of progress
+        limit = 10 if steps >= 1024 else 500
+        return trainer.env_params.replace(max_steps_in_episode=limit), False
+
+    return on_chunk
+
+
+def test_on_chunk_changes_env_params_without_recompiling_and_resumes_exactly(tiny_trainer, tmp_path):
+    hook = _curriculum(tiny_trainer)
+    kw = {**KW, "checkpoint_every": 1}
+    full = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "f", on_chunk=hook, **kw)
+    programs = [k for k in tiny_trainer._runtime_cache if k[0] == "chunk" and k[2]]
+    assert len(programs) == 1  # one compiled chunk served every curriculum stage
+    length = full.metrics["length"]
+    assert np.nanmax(length[:, :8]) > 10 and np.nanmax(length[:, 9:]) <= 10  # the limit took effect
+    assert int(full.env_params.max_steps_in_episode) == 10
+    part = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, stop_after_chunks=2, **kw)
+    assert part.interrupted
+    resumed = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, resume=True, **kw)
+    assert leaves_equal(resumed.state, full.state)
+    assert _metric_rows(tmp_path / "p") == _metric_rows(tmp_path / "f")
+
+
+def test_on_chunk_can_stop_the_run(tiny_trainer, tmp_path):
+    def stop_when_long(state, metrics):
+        return None, bool(metrics["steps"][0, -1] >= 512)
+
+    res = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path, on_chunk=stop_when_long, **KW)
+    assert res.summary["status"] == "stopped" and res.summary["updates_done"] == 4 and not res.interrupted
+    ckpt = runtime.Checkpointer(tmp_path / "checkpoints", create=False)
+    assert ckpt.latest_step() == 4
+    ckpt.close()

@@ -1,7 +1,6 @@
 """Run a compiled training loop in chunks: progress bar, metrics, checkpoints, Ctrl-C and exact resume.
 
-Works for any learner exposing ``init(key, hparams) -> state``, ``run(state, hparams, n) -> (state, metrics)``
-and ``config.num_updates`` / ``config.batch_size`` (PPO and the drift-based learners do). A run is a batch of
+Works for any learner that follows ``jaxrl_suite.learner.Learner`` (PPO and the drift-based learners do). A run is a batch of
 ``R`` independent trainings (seeds x settings) vmapped into one program; the run axis is sharded over the
 visible devices. Every chunk uses the same compiled function, so a run stopped and resumed from a checkpoint
 is bit-for-bit the run that never stopped (on the same machine and devices).
@@ -25,8 +24,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import rundir
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 from jaxrl_suite.runtime.episodes import THRESHOLD_RULE
@@ -55,6 +56,7 @@ class RunResult:
     out_dir: Path | None = None
     interrupted: bool = False
     diverged: dict[int, int] = dataclasses.field(default_factory=dict)  # run -> first non-finite update
+    env_params: Any = None  # with ``on_chunk``: the env params the run ended on
 
 
 class _Progress(NamedTuple):
@@ -64,6 +66,7 @@ class _Progress(NamedTuple):
     update: int
     chunks: tuple
     diverged_at: np.ndarray  # [runs] first diverged update, NOT_DIVERGED if healthy
+    env_params: Any  # the env params the next chunk runs on (changed by ``on_chunk``)
 
 
 def batch_hparams(hparams: Any, num_runs: int) -> Any:
@@ -223,6 +226,7 @@ def train_runs(
     threshold: float | None = None,
     title: str = "",
     stop_after_chunks: int | None = None,
+    on_chunk: Callable[[Any, dict[str, np.ndarray]], tuple[Any, bool]] | None = None,
     _events: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Train ``len(keys)`` runs (one per key, hparams batched alongside) in chunks of the compiled loop.
@@ -233,7 +237,13 @@ def train_runs(
     intact one when the newest is damaged) or ``overwrite=True``. ``on_divergence="stop"`` raises
     ``DivergedError`` at the first non-finite loss or parameter; ``"mask"`` keeps training the other runs and
     reports the diverged ones. ``stop_after_chunks`` requests a stop as Ctrl-C does (for tests).
+
+    ``on_chunk(state, metrics) -> (env_params, stop)`` runs after every chunk (``metrics[name]`` is
+    ``[runs, chunk]``, on the host): returned env params (``None``: unchanged) are what the next chunk runs
+    on, passed to the compiled chunk as an argument, so a curriculum never recompiles; ``stop=True`` ends the
+    run early (status ``"stopped"``). The current env params are checkpointed with the state.
     """
+    check_learner(trainer)
     cfg = trainer.config
     if keys.ndim != 1 or int(keys.shape[0]) < 1:
         raise ValueError(f"need a 1-D batch of at least one key (one per run), got shape {tuple(keys.shape)}")
@@ -278,11 +288,18 @@ def train_runs(
     state = cache[init_key](keys, hparams)
     jax.block_until_ready(state)
     init_s = time.perf_counter() - t0
+    dynamic = on_chunk is not None
+    replicated = NamedSharding(sharding.mesh, PartitionSpec())
+    env_params = jax.device_put(trainer.env_params, replicated) if dynamic else None
+
+    def stored(st, ep):  # what a checkpoint holds: the state, and the env params of a curriculum
+        return {"learner": st, "env_params": ep} if dynamic else st
+
     start_update = 0
     diverged_at = np.full(num_runs, NOT_DIVERGED, np.int64)
     if resume:
         if fallback_checkpoint:
-            state, meta, step, damaged = ckpt.restore_newest_intact(state)
+            restored, meta, step, damaged = ckpt.restore_newest_intact(stored(state, env_params))
             if damaged:
                 print(
                     f"checkpoint step(s) {damaged} damaged: moved to {ckpt.damaged_directory}; resuming from "
@@ -291,7 +308,7 @@ def train_runs(
                 )
         else:
             try:
-                state, meta = ckpt.restore(state)
+                restored, meta = ckpt.restore(stored(state, env_params))
             except CheckpointError as exc:
                 if exc.intact_step is None:
                     raise
@@ -303,6 +320,10 @@ def train_runs(
                     step=exc.step,
                     intact_step=exc.intact_step,
                 ) from exc
+        if dynamic:
+            state, env_params = restored["learner"], jax.device_put(restored["env_params"], replicated)
+        else:
+            state = restored
         state = jax.device_put(state, sharding)
         start_update = int(meta["update"])
         for r, u in (meta.get("diverged") or {}).items():
@@ -312,24 +333,25 @@ def train_runs(
 
     def chunk_fn(n: int):
         nonlocal compile_s
-        key = ("chunk", program, n, num_runs, str(sharding))
+        key = ("chunk", program, dynamic, n, num_runs, str(sharding))
         if key not in cache:
             t = time.perf_counter()
 
-            def with_health(s, h):
-                s, m = trainer.run(s, h, n)
+            def with_health(s, h, ep):
+                s, m = (trainer.with_env_params(ep) if dynamic else trainer).run(s, h, n)
                 return s, m, params_finite(s)
 
             if num_runs == 1:  # vmap over one run makes batched dots that XLA:CPU runs ~15% slower
 
-                def one(s, h):
-                    out = with_health(*jax.tree.map(lambda x: x[0], (s, h)))
+                def one(s, h, ep):
+                    out = with_health(*jax.tree.map(lambda x: x[0], (s, h)), ep)
                     return jax.tree.map(lambda x: x[None], out)
 
-                fn = jax.jit(one, in_shardings=(sharding, sharding), out_shardings=sharding)
+                body = one
             else:
-                fn = jax.jit(jax.vmap(with_health), in_shardings=(sharding, sharding), out_shardings=sharding)
-            cache[key] = fn.lower(state, hparams).compile()
+                body = jax.vmap(with_health, in_axes=(0, 0, None))
+            fn = jax.jit(body, in_shardings=(sharding, sharding, replicated), out_shardings=sharding)
+            cache[key] = fn.lower(state, hparams, env_params).compile()
             compile_s += time.perf_counter() - t
         return cache[key]
 
@@ -342,7 +364,8 @@ def train_runs(
         return {**meta_base, "update": p.update, "diverged": diverged}
 
     writer = MetricsWriter(out_dir, resume_from_update=start_update) if out_dir is not None else None
-    committed = _Progress(state, start_update, (), diverged_at)
+    committed = _Progress(state, start_update, (), diverged_at, env_params)
+    stopped_early = False
     saved_update = start_update if resume else None
     train_s = 0.0
     interrupted = False
@@ -369,7 +392,7 @@ def train_runs(
                 n = min(chunk, total - committed.update)
                 fn = chunk_fn(n)
                 t = time.perf_counter()
-                new_state, m, ok = fn(committed.state, hparams)
+                new_state, m, ok = fn(committed.state, hparams, committed.env_params)
                 m, ok = jax.device_get((m, ok))
                 train_s += time.perf_counter() - t
                 event("chunk_computed")
@@ -377,7 +400,14 @@ def train_runs(
                 if writer is not None:
                     writer.write_chunk(committed.update, m, new_div)
                 event("metrics_written")
-                committed = _Progress(new_state, committed.update + n, (*committed.chunks, m), new_div)
+                next_params, stop_hook = committed.env_params, False
+                if dynamic:
+                    proposed, stop_hook = on_chunk(new_state, m)
+                    if proposed is not None:
+                        next_params = jax.device_put(proposed, replicated)
+                committed = _Progress(
+                    new_state, committed.update + n, (*committed.chunks, m), new_div, next_params
+                )
                 event("committed")
                 chunk_index += 1
                 fresh = new_div != NOT_DIVERGED
@@ -395,10 +425,16 @@ def train_runs(
                     f"return {recent:.3g}, {sps:.3g} steps/s over {num_runs} run(s)"
                     + (f", {int(fresh.sum())} diverged" if fresh.any() else "")
                 )
-                if ckpt is not None and (chunk_index % checkpoint_every == 0 or committed.update == total):
-                    ckpt.save(committed.update, committed.state, meta_of(committed))
+                last = committed.update == total or bool(stop_hook)
+                if ckpt is not None and (chunk_index % checkpoint_every == 0 or last):
+                    ckpt.save(
+                        committed.update, stored(committed.state, committed.env_params), meta_of(committed)
+                    )
                     saved_update = committed.update
                 event("checkpoint_saved")
+                if stop_hook:
+                    stopped_early = True
+                    break
                 if stop_after_chunks is not None and chunk_index >= stop_after_chunks:
                     stop.request()
         interrupted = stop.requested and committed.update < total and not stop_divergence
@@ -410,7 +446,7 @@ def train_runs(
             writer.close()
         try:
             if ckpt is not None and interrupted and saved_update != committed.update:
-                ckpt.save(committed.update, committed.state, meta_of(committed))
+                ckpt.save(committed.update, stored(committed.state, committed.env_params), meta_of(committed))
                 saved_update = committed.update
         finally:
             if ckpt is not None:
@@ -429,7 +465,15 @@ def train_runs(
         metrics = read_metrics(out_dir / "metrics.jsonl")  # the whole run, not just the resumed part
     diverged = {r: int(u) for r, u in enumerate(committed.diverged_at) if u != NOT_DIVERGED}
     steps_done = (committed.update - start_update) * cfg.batch_size
-    status = "diverged" if stop_divergence else "interrupted" if interrupted else "finished"
+    status = (
+        "diverged"
+        if stop_divergence
+        else "interrupted"
+        if interrupted
+        else "stopped"
+        if stopped_early
+        else "finished"
+    )
     summary = {
         "status": status,
         "runs": num_runs,
@@ -453,7 +497,7 @@ def train_runs(
                 curve[r] = np.nan  # a diverged run is not drawn as if it had flat-lined
             learning_curve(metrics["steps"][0], curve, out_dir / "learning_curve.png", title, threshold)
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    result = RunResult(state, metrics, summary, out_dir, interrupted, diverged)
+    result = RunResult(state, metrics, summary, out_dir, interrupted, diverged, committed.env_params)
     if stop_divergence:
         runs = ", ".join(f"run {r} at update {u}" for r, u in sorted(diverged.items()))
         where = f"; outputs up to then in {out_dir}" if out_dir is not None else ""

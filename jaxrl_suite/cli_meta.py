@@ -1,7 +1,7 @@
 """Command-line front end of drift meta-training: presets, argparse options, and one ``run(args)`` call.
 
-``experiments/meta_train_lpo.py`` is a thin wrapper around this module; a ``jaxrl-suite meta-train``
-subcommand can call ``add_arguments(parser)`` and ``run(args)`` the same way. Presets:
+``jaxrl-suite meta-train`` (``cli.py``) and ``experiments/meta_train_lpo.py`` are thin wrappers: both call
+``add_arguments(parser)``, ``run(args)`` and ``print_human(summary)``. Presets:
 
 * ``cartpole`` (CPU, default): the recipe that beat PPO on a 2-core CPU:
   8 envs x 128 steps, 4 epochs x 4 minibatches, inner lr 5e-3 (clipping binds), 2e4 steps per run,

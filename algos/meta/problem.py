@@ -1,0 +1,244 @@
+"""The LPO / TA-LPO meta-training problem: population x seeds inner trainings in one compiled program.
+
+``DriftMeta`` builds the inner trainers per environment, compiles the [P, S] runs program (the population axis
+sharded across devices), draws the inner-run seeds (common random numbers), scores the meta-fitness and runs
+one ES generation (``step``) or an evaluation of fixed methods (PPO, DPO, a learned drift) on held-out seeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl_suite.algos import drift as dr
+from jaxrl_suite.algos.drift_ppo import DriftHparams, make_train
+from jaxrl_suite.algos.meta.config import BASES, MetaConfig
+from jaxrl_suite.algos.meta.es import Evolution
+from jaxrl_suite.runtime.sharding import run_sharding
+from jaxrl_suite.stats import finite_or_none, finite_stat, nanmean
+
+
+@struct.dataclass
+class MetaState:
+    """Everything meta-training carries between generations (checkpointed every generation)."""
+
+    es: Any
+    generation: jax.Array
+    ppo_return: jax.Array  # [envs] PPO's final return on the held-out seeds (normalisation, reference)
+    dpo_return: jax.Array  # [envs] DPO's, for reference
+
+
+def _broadcast_runs(hp: DriftHparams, members: int, seeds: int) -> DriftHparams:
+    """Give every leaf a [members, seeds] prefix: scalars are broadcast, drift_params must lead with members."""
+    scalars = hp.replace(drift_params=None)
+    scalars = jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), (members, seeds)), scalars)
+    params = jax.tree.map(
+        lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32)[:, None], (members, seeds) + jnp.shape(x)[1:]),
+        hp.drift_params,
+    )
+    return scalars.replace(drift_params=params)
+
+
+class DriftMeta:
+    """The meta-training problem: inner trainers per env, the compiled runs program, fitness and evaluation."""
+
+    def __init__(self, config: MetaConfig):
+        import jaxrl_suite
+
+        self.config = config.validate()
+        self.temporal = config.drift == "ta_lpo"
+        self.trainers = {}
+        for env_id in config.envs:
+            env, params = jaxrl_suite.make(env_id)
+            self.trainers[env_id] = make_train(config.inner_config, env, params)
+        self.num_updates = config.inner_config.num_updates
+        self.tail = max(1, int(round(config.fitness_tail * self.num_updates)))
+        self.template = dr.init_params(None, config.hidden, self.temporal)
+        w_ppo, w_dpo = BASES[config.base]
+        self.hparams = config.inner_hparams.replace(drift_ppo=w_ppo, drift_dpo=w_dpo, drift_params=None)
+        self.evolution = Evolution(config.es, self.template)
+        self.population = config.es.population
+        self.sharding = run_sharding(self.population)
+        self._compiled = None
+
+    # -- the one big program: [P, S] inner runs on every env ----------------------------------------------
+
+    def _runs_fn(self, hp: DriftHparams, keys: jax.Array) -> dict:
+        finals, returns, episodes, losses = [], [], [], []
+        p, s = keys.shape
+        flat = lambda x: x.reshape((p * s,) + x.shape[2:])  # noqa: E731
+        unflat = lambda x: x.reshape((p, s) + x.shape[1:])  # noqa: E731
+        for trainer in self.trainers.values():
+            # trainer(key, hp) = init + run. The inits go one at a time (lax.map): two *batched* orthogonal
+            # inits (QR) running concurrently deadlock XLA:CPU's 2-thread pool from ~100 runs (jax 0.10.2).
+            states = jax.lax.map(lambda a, t=trainer: t.init(*a), (flat(keys), jax.tree.map(flat, hp)))
+            states = jax.tree.map(unflat, states)
+            run = lambda st, h, t=trainer: t.run(st, h, t.config.num_updates)[1]  # noqa: E731
+            metrics = jax.vmap(jax.vmap(run))(states, hp)
+            ret, cnt = metrics["return"], metrics["episodes"]
+            tail_ret, tail_cnt = ret[..., -self.tail :], cnt[..., -self.tail :]
+            total = jnp.where(tail_cnt > 0, tail_ret * tail_cnt, 0.0).sum(-1)
+            n = tail_cnt.sum(-1)
+            finals.append(jnp.where(n > 0, total / jnp.maximum(n, 1.0), jnp.nan))
+            returns.append(ret)
+            episodes.append(cnt)
+            losses.append(metrics["policy_loss"])
+        return {
+            "final": jnp.stack(finals),
+            "return": jnp.stack(returns),
+            "episodes": jnp.stack(episodes),
+            "policy_loss": jnp.stack(losses),
+        }
+
+    def compiled_runs(self):
+        """The compiled [P, S] program (compiled once; evaluation reuses it by padding to P x S runs)."""
+        if self._compiled is None:
+            hp = _broadcast_runs(
+                self.hparams.replace(
+                    drift_params=jax.tree.map(
+                        lambda x: jnp.broadcast_to(x, (self.population,) + x.shape), self.template
+                    )
+                ),
+                self.population,
+                self.config.seeds,
+            )
+            keys = jax.random.split(jax.random.key(0), self.population * self.config.seeds)
+            keys = keys.reshape(self.population, self.config.seeds)
+            hp, keys = jax.device_put((hp, keys), self.sharding)
+            self._compiled = jax.jit(self._runs_fn).lower(hp, keys).compile()
+        return self._compiled
+
+    def runs(self, hp: DriftHparams, keys: jax.Array) -> dict:
+        """``hp`` leaves and ``keys`` shaped [P, S]; returns final [E, P, S] and per-update return, episodes and
+        policy_loss [E, P, S, U]."""
+        hp, keys = jax.device_put((hp, keys), self.sharding)
+        return self.compiled_runs()(hp, keys)
+
+    # -- seeds, fitness, evaluation ------------------------------------------------------------------------
+
+    def train_keys(self, key: jax.Array, base_key: jax.Array) -> jax.Array:
+        """[P, S] inner-run keys of one generation under the configured common-random-numbers mode."""
+        p, s = self.population, self.config.seeds
+        if self.config.crn == "fixed":
+            seeds = jax.random.split(jax.random.fold_in(base_key, 0x5EED), s)
+            return jnp.broadcast_to(seeds[None], (p, s))
+        if self.config.crn == "generation":
+            return jnp.broadcast_to(jax.random.split(key, s)[None], (p, s))
+        return jax.random.split(key, p * s).reshape(p, s)
+
+    def eval_keys(self, base_key: jax.Array) -> jax.Array:
+        """Held-out seeds, distinct from every training seed."""
+        return jax.random.split(jax.random.fold_in(base_key, 0xE7A1), self.config.eval_seeds)
+
+    def member_hparams(self, population: Any) -> DriftHparams:
+        return _broadcast_runs(
+            self.hparams.replace(drift_params=population), self.population, self.config.seeds
+        )
+
+    def fitness(self, population: Any, key: jax.Array, base_key: jax.Array | None = None, ppo_return=None):
+        """Meta-fitness of each member (maximised) and per-env mean returns ``[E, P]``."""
+        keys = self.train_keys(key, key if base_key is None else base_key)
+        out = self.runs(self.member_hparams(population), keys)
+        per_env = nanmean(out["final"], axis=-1)  # [E, P]
+        if self.config.normalized:
+            if ppo_return is None:
+                raise ValueError("normalised fitness needs PPO's returns per environment")
+            base = np.asarray(ppo_return, np.float64)[:, None]
+            per_env_score = (per_env - base) / np.maximum(np.abs(base), 1.0)
+        else:
+            per_env_score = per_env
+        fitness = per_env_score.mean(axis=0)  # NaN on any env (no finished episode) -> ranked last
+        return jnp.asarray(fitness, jnp.float32), {"per_env_return": per_env}
+
+    def method_hparams(self, method: str, drift_params: Any = None) -> DriftHparams:
+        """Hparams that make the inner learner PPO, DPO, or the learned drift (``"learned"``) in one program."""
+        zero = self.template
+        if method == "ppo":
+            return self.hparams.replace(drift_ppo=1.0, drift_dpo=0.0, drift_params=zero)
+        if method == "dpo":
+            return self.hparams.replace(drift_ppo=0.0, drift_dpo=1.0, drift_params=zero)
+        if method == "learned":
+            if drift_params is None:
+                raise ValueError("the learned method needs drift_params")
+            dr.check_params(drift_params, self.config.hidden, self.temporal)
+            return self.hparams.replace(drift_params=jax.tree.map(jnp.asarray, drift_params))
+        raise ValueError(f"unknown method {method!r}; choose from ppo, dpo, learned")
+
+    def evaluate(self, methods: dict[str, DriftHparams], keys: jax.Array) -> dict:
+        """Run every method on every seed in ``keys`` (padded into the compiled [P, S] program).
+
+        Returns ``{name: {"final": [E, seeds], "return" | "episodes" | "policy_loss": [E, seeds, U]}}``.
+        """
+        names = list(methods)
+        n_seeds = int(keys.shape[0])
+        runs = [(m, i) for m in range(len(names)) for i in range(n_seeds)]
+        slots = self.population * self.config.seeds
+        per_method = [jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), methods[n]) for n in names]
+        results = {k: [] for k in ("final", "return", "episodes", "policy_loss")}
+        for start in range(0, len(runs), slots):
+            chunk = runs[start : start + slots]
+            chunk = chunk + [chunk[-1]] * (slots - len(chunk))  # pad with repeats (discarded)
+            hps = [per_method[m] for m, _ in chunk]
+            hp = jax.tree.map(
+                lambda *xs: jnp.stack(xs).reshape((self.population, self.config.seeds) + jnp.shape(xs[0])),
+                *hps,
+            )
+            ks = jnp.stack([keys[i] for _, i in chunk]).reshape(self.population, self.config.seeds)
+            out = jax.device_get(self.runs(hp, ks))
+            for k in results:
+                results[k].append(np.asarray(out[k]).reshape((out[k].shape[0], slots) + out[k].shape[3:]))
+        cat = {k: np.concatenate(v, axis=1)[:, : len(runs)] for k, v in results.items()}
+        out = {}
+        for m, name in enumerate(names):
+            sl = slice(m * n_seeds, (m + 1) * n_seeds)
+            out[name] = {k: v[:, sl] for k, v in cat.items()}
+        return out
+
+    def init(self, key: jax.Array) -> MetaState:
+        """ES state around the initial mean (random w_in, zero w_out: the base drift) and baseline returns."""
+        k_init, k_es = jax.random.split(jax.random.fold_in(key, 0x1417))
+        mean = dr.init_params(
+            k_init if self.config.init_scale > 0 else None,
+            self.config.hidden,
+            self.temporal,
+            self.config.init_scale,
+        )
+        es_state = self.evolution.init(k_es, mean)
+        base = self.evaluate(
+            {"ppo": self.method_hparams("ppo"), "dpo": self.method_hparams("dpo")}, self.eval_keys(key)
+        )
+        return MetaState(
+            es=es_state,
+            generation=jnp.zeros((), jnp.int32),
+            ppo_return=jnp.asarray(nanmean(base["ppo"]["final"]), jnp.float32),
+            dpo_return=jnp.asarray(nanmean(base["dpo"]["final"]), jnp.float32),
+        )
+
+    def step(self, state: MetaState, key: jax.Array) -> tuple[MetaState, dict]:
+        """One generation; its randomness is ``fold_in(key, generation)``, so a resumed run is the same run."""
+        gen = int(state.generation)
+        k_gen = jax.random.fold_in(key, gen)
+        es_state, fitness, _, aux = self.evolution.step(
+            state.es, k_gen, lambda pop, k: self.fitness(pop, k, base_key=key, ppo_return=state.ppo_return)
+        )
+        f = np.asarray(fitness, np.float64)
+        per_env = aux["per_env_return"]
+        row = {
+            "generation": gen,
+            "fitness_mean": finite_or_none(nanmean(f)),
+            "fitness_max": finite_stat(np.nanmax, f),
+            "fitness_min": finite_stat(np.nanmin, f),
+            "fitness_std": finite_stat(np.nanstd, f),
+            "nan_members": int(np.isnan(f).sum()),
+            "return_mean": {e: finite_or_none(nanmean(per_env[i])) for i, e in enumerate(self.config.envs)},
+            "sigma": float(es_state.std),
+            "mean_norm": float(jnp.linalg.norm(es_state.mean)),
+        }
+        return state.replace(es=es_state, generation=state.generation + 1), row
+
+    def mean_params(self, state: MetaState) -> dict:
+        return jax.tree.map(np.asarray, self.evolution.mean(state.es))

@@ -1,0 +1,54 @@
+"""Summary statistics over seeds that tolerate NaN (runs without a finished episode) and stay JSON-ready.
+
+One copy for meta-training (``algos/meta``) and the drift evaluation (``experiments/eval_drift.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def nanmean(x, axis: int = -1) -> np.ndarray:
+    """Mean over finite entries (NaN where there are none), without numpy's empty-slice warning."""
+    x = np.asarray(x, np.float64)
+    n = np.isfinite(x).sum(axis)
+    total = np.where(np.isfinite(x), x, 0.0).sum(axis)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def ci95(x, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the half-width of a 95% Student-t confidence interval along ``axis`` (NaNs dropped).
+
+    Half-width ``t(0.975, n - 1) * s / sqrt(n)`` with ``s`` the sample standard deviation (ddof 1); it is 0
+    for fewer than two finite entries.
+    """
+    from scipy import stats
+
+    x = np.asarray(x, np.float64)
+    n = np.sum(np.isfinite(x), axis=axis)
+    mean = nanmean(x, axis=axis)
+    dev = np.where(np.isfinite(x), x - np.expand_dims(mean, axis), 0.0)
+    se = np.sqrt((dev**2).sum(axis) / np.maximum(n - 1, 1)) / np.sqrt(np.maximum(n, 1))
+    return mean, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * se
+
+
+def ci95_summary(x, per_seed: bool = True) -> dict:
+    """``{"mean", "ci95", "per_seed"}`` of one sample (1-D) as JSON-ready floats (None for NaN)."""
+    mean, half = ci95(x)
+    out = {"mean": finite_or_none(mean), "ci95": finite_or_none(half)}
+    if per_seed:
+        out["per_seed"] = [finite_or_none(v) for v in np.asarray(x)]
+    return out
+
+
+def finite_or_none(x) -> float | None:
+    """``float(x)``, or None where it is NaN or infinite (JSON has no NaN)."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def finite_stat(fn: Callable, x) -> float | None:
+    """``fn(x)`` (e.g. ``np.nanmax``) as a finite float, or None where ``x`` has no finite entry."""
+    return finite_or_none(fn(x)) if np.isfinite(x).any() else None
