@@ -29,7 +29,7 @@ from gymnax.environments import spaces as gx
 
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.gae import gae
-from jaxrl_suite.env import has_privileged_observation, select_tree
+from jaxrl_suite.env import has_privileged_observation
 from jaxrl_suite.prng import fast_key
 from jaxrl_suite.runtime.episodes import METRIC as RETURN_LAST20
 from jaxrl_suite.runtime.episodes import RecentReturns
@@ -550,57 +550,23 @@ def make_train(
 def evaluate(
     trainer: Trainer, state: PPOState, key: jax.Array, num_episodes: int, greedy: bool = True
 ) -> dict:
-    """Return and length of ``num_episodes`` fresh episodes (one per parallel env) under the trained policy."""
-    venv = VecEnv(EpisodeStatistics(trainer.env), int(num_episodes))
-    params = trainer.env_params
-    horizon = int(params.max_steps_in_episode) + 1
-    k_reset, k_run = jax.random.split(key)
-    obs, env_state = venv.reset(k_reset, params)
-    zeros = jnp.zeros((num_episodes,))
+    """Return, length and ``finished`` of ``num_episodes`` fresh episodes under the trained policy: the
+    learner-module name for ``jaxrl_suite.evaluation.evaluate``."""
+    from jaxrl_suite import evaluation
 
-    def body(carry, k):
-        env_state, obs, finished, returns, lengths = carry
-        k_act, k_env = jax.random.split(k)
-        action = trainer.act(state, obs, k_act, greedy)
-        obs, env_state, _, _, _, info = venv.step(k_env, env_state, action, params)
-        ep = info["episode"]
-        new = ep["done"] & ~finished
-        returns = jnp.where(new, ep["return"], returns)
-        lengths = jnp.where(new, ep["length"], lengths)
-        return (env_state, obs, finished | ep["done"], returns, lengths), None
-
-    init = (env_state, obs, jnp.zeros((num_episodes,), bool), zeros, zeros)
-    (_, _, finished, returns, lengths), _ = jax.lax.scan(body, init, jax.random.split(k_run, horizon))
-    return {"return": returns, "length": lengths, "finished": finished}
+    act = lambda obs, k: trainer.act(state, obs, k, greedy)
+    ep = evaluation.evaluate(trainer.env, trainer.env_params, act, key, num_episodes)
+    return {"return": ep.returns, "length": ep.lengths, "finished": ep.finished}
 
 
 def rollout_states(trainer: Trainer, state: PPOState, key: jax.Array, greedy: bool = True):
-    """One episode of env states for rendering: ``(states[T + 1], ended[T + 1])``, T = the episode step limit.
+    """One episode of env states for rendering, ``(states[T + 1], ended[T + 1])`` with T the episode step
+    limit: the learner-module name for ``jaxrl_suite.evaluation.rollout`` (see there)."""
+    from jaxrl_suite import evaluation
 
-    ``states[0]`` is the reset state and ``states[t + 1]`` the state after step t, stepped without auto-reset
-    (``step_env`` + ``is_truncated``), so the state that ended the episode (the agent on the goal, the crash)
-    is included; past the end the last state is held. ``ended[i]`` marks states after the episode's end, so
-    ``states[:argmax(ended)]`` (all of them when none is marked) is the episode from reset to its last state.
-    """
-    env, params = trainer.env, trainer.env_params
-    horizon = int(params.max_steps_in_episode)
-    k_reset, k_run = jax.random.split(key)
-    obs, env_state = env.reset(k_reset, params)
-
-    def body(carry, k):
-        env_state, obs, ended = carry
-        k_act, k_env = jax.random.split(k)
-        action = trainer.act(state, jax.tree.map(lambda x: x[None], obs), k_act, greedy)[0]
-        nxt_obs, nxt, _, term, _ = env.step_env(k_env, env_state, action, params)
-        finished = jnp.asarray(term, bool) | jnp.asarray(env.is_truncated(nxt, params), bool)
-        nxt, nxt_obs = select_tree(ended, (env_state, obs), (nxt, nxt_obs))  # hold the final state
-        return (nxt, nxt_obs, ended | finished), (nxt, ended)
-
-    _, (states, ended) = jax.lax.scan(
-        body, (env_state, obs, jnp.asarray(False)), jax.random.split(k_run, horizon)
-    )
-    states = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), env_state, states)
-    return states, jnp.concatenate([jnp.zeros((1,), bool), ended])
+    act = lambda obs, k: trainer.act(state, obs, k, greedy)
+    ro = evaluation.rollout(trainer.env, trainer.env_params, act, key)
+    return ro.states, ro.ended
 
 
 # Names the CLI and runtime look up on every learner module.

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxrl_suite
+from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
 from jaxrl_suite.envs.quadrotor import curriculum_reward
 from jaxrl_suite.envs.quadrotor import render as qrender
@@ -86,26 +87,20 @@ def build(task: str, total_steps: int | None, chunk_updates: int, shape_override
 
 
 def fly(trainer, state, key: jax.Array, episodes: int, seconds: float):
-    """Greedy flights from fresh starts without auto-reset: position errors ``[T, N]`` and crashes ``[N]``."""
-    env = trainer.env
+    """Greedy flights from fresh starts without auto-reset, not stopped at a crash: position errors
+    ``[T, N]`` and crashes ``[N]``."""
     params = trainer.env_params.replace(max_steps_in_episode=10**9)  # the horizon is ours
-    horizon = int(round(seconds / DT))
-    k_reset, k_run = jax.random.split(key)
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, episodes), params)
-
-    def body(carry, k):
-        env_state, obs, crashed = carry
-        action = trainer.act(state, obs, k, greedy=True)
-        keys = jax.random.split(k, episodes)
-        obs, env_state, _, term, info = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))(
-            keys, env_state, action, params
-        )
-        crashed = crashed | term
-        return (env_state, obs, crashed), info["position_error"]
-
-    init = (env_state, obs, jnp.zeros((episodes,), bool))
-    (_, _, crashed), errors = jax.lax.scan(body, init, jax.random.split(k_run, horizon))
-    return errors, crashed
+    ro = evaluation.rollout(
+        trainer.env,
+        params,
+        lambda obs, k: trainer.act(state, obs, k, greedy=True),
+        key,
+        int(round(seconds / DT)),
+        num_episodes=episodes,
+        hold=False,
+        record=lambda _, info: info["position_error"],
+    )
+    return ro.info, ro.finished
 
 
 def hover_success(trainer, state, key, episodes: int) -> dict:

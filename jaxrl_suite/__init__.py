@@ -11,6 +11,7 @@ _LAZY = {
     "Environment": "jaxrl_suite.env",
     "EnvParams": "jaxrl_suite.env",
     "EnvState": "jaxrl_suite.env",
+    "load_policy": "jaxrl_suite.policy",
     "make": "jaxrl_suite.registry",
     "register": "jaxrl_suite.registry",
     "registered": "jaxrl_suite.registry",

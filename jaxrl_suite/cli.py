@@ -472,55 +472,31 @@ def cmd_sweep(args) -> int:
 
 
 def _restore(checkpoint: str, run: int):
-    """Load run ``run`` of a checkpoint (a run directory or its checkpoints/ folder); nothing is created."""
-    import jax
+    """Run ``run`` of a checkpoint as a ``jaxrl_suite.policy.Policy`` (ValueError if it cannot be loaded);
+    nothing is created."""
+    from jaxrl_suite.policy import load_policy
 
-    from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
-
-    path = Path(checkpoint)
-    if not path.is_dir():
-        raise ValueError(f"no run directory or checkpoint folder at {path}")
-    ckpt_dir = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    try:
-        ckpt = Checkpointer(ckpt_dir, create=False)
-        meta = ckpt.read_meta()
-        spec = meta["spec"]
-        num_runs = int(meta.get("num_runs", spec.get("num_runs", 1)))
-        if not 0 <= run < num_runs:
-            raise ValueError(
-                f"--run {run} is out of range: {path} holds {num_runs} run(s), numbered 0 to {num_runs - 1}"
-            )
-        module, trainer = build(spec)
-        template = jax.eval_shape(jax.vmap(trainer.init), jax.random.split(jax.random.key(0), num_runs))
-        template = jax.tree.map(
-            lambda s: (
-                jax.numpy.zeros(s.shape, s.dtype)
-                if not jax.dtypes.issubdtype(s.dtype, jax.dtypes.prng_key)
-                else jax.random.split(jax.random.key(0), s.shape[0])
-            ),
-            template,
-        )
-        state, meta = ckpt.restore(template)
-        ckpt.close()
-    except CheckpointError as exc:
-        raise ValueError(str(exc)) from exc
-    diverged = (meta.get("diverged") or {}).get(str(run))
-    if diverged is not None:
-        raise ValueError(f"run {run} of {path} diverged at update {diverged}: its parameters are not finite")
-    return module, trainer, jax.tree.map(lambda x: x[run], state), spec, meta
+    return load_policy(checkpoint, run)
 
 
 def cmd_eval(args) -> int:
+    import functools
+
     import jax
     import numpy as np
 
+    from jaxrl_suite import evaluation
+
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    module, trainer, run_state, spec, meta = _restore(args.checkpoint, args.run)
-    res = jax.jit(lambda s, k: module.evaluate(trainer, s, k, args.episodes, not args.stochastic))(
-        run_state, jax.random.key(args.seed)
-    )
-    ret = np.asarray(res["return"])
+    policy = _restore(args.checkpoint, args.run)
+    spec, meta, greedy = policy.spec, policy.meta, not args.stochastic
+    res = jax.jit(
+        lambda act, k: evaluation.evaluate(
+            policy.env, policy.env_params, functools.partial(act, greedy=greedy), k, args.episodes
+        )
+    )(policy.act, jax.random.key(args.seed))
+    ret = np.asarray(res.returns)
     out = {
         "env": spec["env"],
         "algo": spec["algo"],
@@ -530,7 +506,7 @@ def cmd_eval(args) -> int:
         "episodes": args.episodes,
         "return_mean": float(ret.mean()),
         "return_std": float(ret.std()),
-        "length_mean": float(np.asarray(res["length"]).mean()),
+        "length_mean": float(np.asarray(res.lengths).mean()),
         "greedy": not args.stochastic,
     }
     _emit(
@@ -562,25 +538,22 @@ def _check_video_writer(out: Path) -> None:
 def cmd_render(args) -> int:
     import imageio.v2 as imageio
     import jax
-    import numpy as np
+
+    from jaxrl_suite import evaluation
 
     out = Path(args.out)
     _check_video_writer(out)
     if args.max_frames < 1 or args.fps < 1:
         raise ValueError("--max-frames and --fps must be >= 1")
-    module, trainer, run_state, spec, meta = _restore(args.checkpoint, args.run)
-    if not getattr(trainer.env, "can_render", False):
+    policy = _restore(args.checkpoint, args.run)
+    spec = policy.spec
+    if not getattr(policy.env, "can_render", False):
         raise ValueError(f"{spec['env']} cannot render frames (no render method)")
-    states, ended = jax.jit(lambda s, k: module.rollout_states(trainer, s, k))(
-        run_state, jax.random.key(args.seed)
+    ro = jax.jit(lambda act, k: evaluation.rollout(policy.env, policy.env_params, act, k))(
+        policy.act, jax.random.key(args.seed)
     )
-    n = int(np.argmax(np.asarray(ended))) if np.asarray(ended).any() else int(np.asarray(ended).shape[0])
-    n = max(1, min(n, args.max_frames))
-    frames = np.asarray(
-        jax.jit(jax.vmap(trainer.env.render, in_axes=(0, None)))(
-            jax.tree.map(lambda x: x[:n], states), trainer.env_params
-        )
-    )
+    frames = evaluation.episode_frames(policy.env, policy.env_params, ro, args.max_frames)
+    n = len(frames)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".mp4":
         imageio.mimsave(out, list(frames), fps=args.fps)

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 
 import jaxrl_suite
+from jaxrl_suite import cli_meta
 from jaxrl_suite.algos import drift as dr
-from jaxrl_suite.algos import meta_cli
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
-from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, MetaConfig, ci95, meta_train
+from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, MetaConfig, meta_train
 from jaxrl_suite.runtime import CheckpointError
+from jaxrl_suite.stats import ci95, ci95_summary, finite_or_none, finite_stat, nanmean
 
 TINY_INNER = DriftConfig(
     num_envs=4,
@@ -106,8 +107,8 @@ def test_bad_meta_configs_raise_before_compiling(kwargs, match):
 
 
 def test_cli_options_build_the_config_and_reject_bad_values():
-    ap = meta_cli.add_arguments(__import__("argparse").ArgumentParser())
-    cfg, gens = meta_cli.config_from_args(
+    ap = cli_meta.add_arguments(__import__("argparse").ArgumentParser())
+    cfg, gens = cli_meta.config_from_args(
         ap.parse_args(
             [
                 "--drift",
@@ -132,7 +133,7 @@ def test_cli_options_build_the_config_and_reject_bad_values():
     )
     assert cfg.inner_config.drift == "ta_lpo" and cfg.inner_config.drift_hidden == 16
     with pytest.raises(ValueError, match="even number"):
-        meta_cli.config_from_args(ap.parse_args(["--population", "7"]))
+        cli_meta.config_from_args(ap.parse_args(["--population", "7"]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -226,11 +227,35 @@ def test_trained_drift_keeps_the_constraints(meta, initial):
             np.testing.assert_array_equal(np.asarray(jax.vmap(jax.grad(fn))(ones, adv)), 0.0)
 
 
-def test_ci95_matches_student_t():
-    x = np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, np.nan, 2.0]])
+# ---------------------------------------------------------------------------------------------------------
+# Statistics (jaxrl_suite.stats, shared with experiments/eval_drift.py)
+
+
+def test_ci95_matches_a_hand_computed_student_t_interval():
+    # [1, 2, 3, 4]: mean 2.5, s^2 = (2.25 + 0.25 + 0.25 + 2.25) / 3 = 5/3, se = sqrt(5/3) / 2 = 0.6454972,
+    # t(0.975, 3 dof) = 3.1824463 (tables) -> half-width 2.0542603. [0, 10]: se = sqrt(50) / sqrt(2) = 5,
+    # t(0.975, 1 dof) = 12.7062047 -> 63.5310237. A constant row (one NaN dropped) has half-width 0.
+    x = np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, np.nan, 2.0], [0.0, np.nan, 10.0, np.nan]])
     mean, half = ci95(x)
-    np.testing.assert_allclose(mean, [2.5, 2.0])
-    np.testing.assert_allclose(half, [3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(mean, [2.5, 2.0, 5.0])
+    np.testing.assert_allclose(half, [2.0542603, 0.0, 63.5310237], rtol=1e-6)
+    mean0, half0 = ci95(x.T, axis=0)  # any axis
+    np.testing.assert_allclose(mean0, mean)
+    np.testing.assert_allclose(half0, half)
+    assert ci95_summary(x[2]) == {
+        "mean": 5.0,
+        "ci95": pytest.approx(63.5310237),
+        "per_seed": [0.0, None, 10.0, None],
+    }
+
+
+def test_nan_tolerant_helpers_stay_json_ready():
+    with np.errstate(all="raise"):  # no empty-slice warnings
+        np.testing.assert_array_equal(nanmean(np.array([[np.nan, np.inf], [1.0, np.nan]])), [np.nan, 1.0])
+    assert finite_or_none(np.float32(1.5)) == 1.5 and finite_or_none(np.nan) is None
+    assert finite_or_none(-np.inf) is None
+    assert finite_stat(np.nanmax, np.array([np.nan, 3.0])) == 3.0
+    assert finite_stat(np.nanmax, np.array([np.nan, np.nan])) is None
 
 
 # ---------------------------------------------------------------------------------------------------------

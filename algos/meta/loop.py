@@ -26,6 +26,8 @@ from jaxrl_suite.stats import finite_or_none, nanmean
 
 @dataclasses.dataclass
 class MetaResult:
+    """What ``meta_train`` returns; ``interrupted``: it stopped early, and its checkpoint resumes it."""
+
     state: MetaState
     drift_params: dict  # the ES mean, as numpy arrays
     history: list[dict]

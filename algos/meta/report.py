@@ -35,6 +35,7 @@ def evaluate_methods(meta: DriftMeta, drift_params: dict, key: jax.Array) -> tup
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
+    """One JSON object per row, the file rewritten whole (a resumed run's history replaces the old one)."""
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
