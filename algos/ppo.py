@@ -210,6 +210,8 @@ class LossTerms:
 class TrainResult:
     state: PPOState
     metrics: dict
+
+
 PolicyLoss = Callable[[jax.Array, jax.Array, Any, jax.Array], jax.Array]
 
 
@@ -463,7 +465,9 @@ class Trainer:
         batch = Batch(traj.x, traj.critic_x, traj.action, traj.log_prob, values, advantages, targets)
         return jax.tree.map(lambda a: a.reshape((cfg.batch_size,) + a.shape[2:]), batch)
 
-    def learn(self, state: PPOState, batch: Batch, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, LossTerms]:
+    def learn(
+        self, state: PPOState, batch: Batch, hp: PPOHparams, key: jax.Array
+    ) -> tuple[PPOState, LossTerms]:
         """``update_epochs`` passes over the batch in shuffled minibatches; each loss term comes back shaped
         ``[epoch, minibatch]``."""
         cfg, net = self.config, self.network

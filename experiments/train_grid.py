@@ -4,12 +4,13 @@ For each task: a learning curve (mean and range over seeds), a GIF of the traine
 greedy evaluation. The egocentric 7x7x3 view (object, colour, state) and the direction are flattened into an
 MLP, as in PPO baselines for MiniGrid.
 
-Usage: python experiments/train_grid.py [--tasks doorkey fourrooms] [--seeds 2] [--json]
+Usage: python experiments/train_grid.py [--tasks doorkey fourrooms] [--seeds 2] [--results PATH] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -19,9 +20,11 @@ import jax
 import numpy as np
 
 import jaxrl_suite
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, evaluate, make_train, rollout_states
+from jaxrl_suite import evaluation
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.runtime import train_runs
 
+RESULTS = Path(__file__).parent / "results" / "train_grid.json"
 TASKS = {
     "doorkey": dict(
         env="MiniGrid-DoorKey-5x5-v0", total=500_000, num_envs=32, num_steps=128, lr=1e-3, ent=0.01
@@ -62,15 +65,13 @@ def train_task(name: str, seeds: int, out_root: Path, total: int | None, progres
     )
     wall = time.perf_counter() - t0
     best = jax.tree.map(lambda x: x[0], res.state)
-    ev = jax.jit(lambda s, k: evaluate(trainer, s, k, 64))(best, jax.random.key(1))
-    states, ended = jax.jit(lambda s, k: rollout_states(trainer, s, k))(best, jax.random.key(2))
-    ended = np.asarray(ended)
-    n = int(np.argmax(ended)) if ended.any() else len(ended)
-    frames = np.asarray(
-        jax.jit(jax.vmap(env.render, in_axes=(0, None)))(
-            jax.tree.map(lambda x: x[: max(n, 1)], states), params
-        )
+    ev = jax.jit(lambda s, k: evaluation.evaluate(env, params, functools.partial(trainer.act, s), k, 64))(
+        best, jax.random.key(1)
     )
+    ro = jax.jit(lambda s, k: evaluation.rollout(env, params, functools.partial(trainer.act, s), k))(
+        best, jax.random.key(2)
+    )
+    frames = evaluation.episode_frames(env, params, ro)
     imageio.mimsave(out / "agent.gif", list(frames), duration=150, loop=0)
     s = res.summary
     return {
@@ -84,7 +85,7 @@ def train_task(name: str, seeds: int, out_root: Path, total: int | None, progres
         "final_return_mean": s.get("final_return_mean"),
         "final_return_std": s.get("final_return_std"),
         "final_return_per_seed": s.get("final_return_per_run"),
-        "greedy_eval_return": float(np.asarray(ev["return"]).mean()),
+        "greedy_eval_return": float(np.asarray(ev.returns).mean()),
         "gif": str(out / "agent.gif"),
         "learning_curve": str(out / "learning_curve.png"),
     }
@@ -96,6 +97,7 @@ def main() -> dict:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--total-steps", type=int, help="override every task's step budget")
     ap.add_argument("--out", default="runs/grid")
+    ap.add_argument("--results", default=str(RESULTS), help="where the JSON summary goes")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results = {
@@ -103,8 +105,8 @@ def main() -> dict:
         for name in args.tasks
     }
     summary = {"experiment": "train_grid", "device": jax.devices()[0].device_kind, "results": results}
-    out = Path(__file__).parent / "results" / "train_grid.json"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(args.results)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
     if not args.json:
         for r in results.values():

@@ -56,7 +56,8 @@ def _restore(checkpoint: str | Path, run: int) -> tuple[Any, Any, dict, dict]:
             )
         if spec.get("algo") not in ALGOS or "env" not in spec:
             raise ValueError(
-                f"{path} does not name its learner and environment (spec {spec}); train it with "
+                f"{path} does not name its learner and environment (algo {spec.get('algo')!r}, env "
+                f"{spec.get('env')!r}); train it with "
                 f"train_runs(..., spec={{'algo': one of {sorted(ALGOS)}, 'env': ..., 'config': ...}})"
             )
         _, trainer = build(spec)

@@ -148,3 +148,22 @@ def test_evaluation_and_rollouts_match_the_recorded_outputs():
     np.testing.assert_array_equal(np.asarray(ro.finished), [False, False, True, False, True])
     np.testing.assert_allclose(np.asarray(ro.info[-1]), X_LAST, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(ro.info[10]), X_10, rtol=1e-6)
+
+
+def test_a_run_trained_on_two_devices_loads_on_one(tmp_path):
+    """Checkpoints restore onto this process's devices, not the ones they were saved from."""
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    two = {**base, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    train = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "256", "--num-steps", "32",
+             "--num-minibatches", "2", "--update-epochs", "1", "--seeds", "2", "--no-progress"]  # fmt: skip
+    cli = [sys.executable, "-m", "jaxrl_suite"]
+    out = subprocess.run([*cli, *train, "--out", str(tmp_path)], env=two, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    one = {**base, "JAX_PLATFORMS": "cpu"}
+    ev = subprocess.run([*cli, "eval", "--checkpoint", str(tmp_path), "--run", "1", "--episodes", "2"], env=one,
+                        capture_output=True, text=True)  # fmt: skip
+    assert ev.returncode == 0, ev.stderr[-2000:]

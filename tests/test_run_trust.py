@@ -309,9 +309,13 @@ def test_on_chunk_changes_env_params_without_recompiling_and_resumes_exactly(tin
     length = full.metrics["length"]
     assert np.nanmax(length[:, :8]) > 10 and np.nanmax(length[:, 9:]) <= 10  # the limit took effect
     assert int(full.env_params.max_steps_in_episode) == 10
-    part = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, stop_after_chunks=2, **kw)
+    part = train_runs(
+        tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, stop_after_chunks=2, **kw
+    )
     assert part.interrupted
-    resumed = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, resume=True, **kw)
+    resumed = train_runs(
+        tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, resume=True, **kw
+    )
     assert leaves_equal(resumed.state, full.state)
     assert _metric_rows(tmp_path / "p") == _metric_rows(tmp_path / "f")
 

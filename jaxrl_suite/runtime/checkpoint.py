@@ -78,11 +78,22 @@ def _decode(tree: Any, template: Any) -> Any:
 
 
 def _abstract(template: Any) -> Any:
-    encoded = jax.tree.map(
-        lambda t: jax.ShapeDtypeStruct((1,), t.dtype) if t.size == 0 else jax.eval_shape(_encode_leaf, t),
-        template,
-    )
-    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), encoded)
+    """Shapes, dtypes and placement to restore into: the template's sharding, not the saved one, so a
+    checkpoint written on N devices loads on however many this process has."""
+
+    def leaf(t):
+        if t.size == 0:  # stored as a (1,) placeholder; the template restores the real shape
+            return jax.ShapeDtypeStruct((1,), t.dtype, sharding=_default_sharding())
+        s = jax.eval_shape(_encode_leaf, t)
+        return jax.ShapeDtypeStruct(
+            s.shape, s.dtype, sharding=getattr(t, "sharding", None) or _default_sharding()
+        )
+
+    return jax.tree.map(leaf, template)
+
+
+def _default_sharding():
+    return jax.sharding.SingleDeviceSharding(jax.devices()[0])
 
 
 def _digest(arrays: list[np.ndarray]) -> str:
