@@ -70,7 +70,12 @@ def _restore(checkpoint: str | Path, run: int) -> tuple[Any, Any, dict, dict]:
             ),
             template,
         )
-        state, meta = ckpt.restore(template)
+        if meta.get("env_params_in_checkpoint"):  # a curriculum run (on_chunk): its env params were saved too
+            saved_params = jax.tree.map(jax.numpy.asarray, trainer.env_params)
+            restored, meta = ckpt.restore({"learner": template, "env_params": saved_params})
+            state, trainer = restored["learner"], trainer.with_env_params(restored["env_params"])
+        else:
+            state, meta = ckpt.restore(template)
     except CheckpointError as exc:
         raise ValueError(str(exc)) from exc
     finally:

@@ -302,7 +302,8 @@ def _curriculum(trainer):
 
 def test_on_chunk_changes_env_params_without_recompiling_and_resumes_exactly(tiny_trainer, tmp_path):
     hook = _curriculum(tiny_trainer)
-    kw = {**KW, "checkpoint_every": 1}
+    cfg = dict(num_envs=4, num_steps=32, total_timesteps=4 * 32 * 12, update_epochs=2, num_minibatches=2)
+    kw = {**KW, "checkpoint_every": 1, "spec": {"algo": "ppo", "env": "CartPole-v1", "config": cfg}}
     full = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "f", on_chunk=hook, **kw)
     programs = [k for k in tiny_trainer._runtime_cache if k[0] == "chunk" and k[2]]
     assert len(programs) == 1  # one compiled chunk served every curriculum stage
@@ -318,6 +319,9 @@ def test_on_chunk_changes_env_params_without_recompiling_and_resumes_exactly(tin
     )
     assert leaves_equal(resumed.state, full.state)
     assert _metric_rows(tmp_path / "p") == _metric_rows(tmp_path / "f")
+    from jaxrl_suite import load_policy
+
+    assert int(load_policy(tmp_path / "f").env_params.max_steps_in_episode) == 10  # the curriculum's last stage
 
 
 def test_on_chunk_can_stop_the_run(tiny_trainer, tmp_path):

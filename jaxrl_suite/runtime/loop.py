@@ -270,7 +270,12 @@ def train_runs(
         _check_same_run(out_dir, ckpt, record, fingerprint)
     elif out_dir is not None:
         rundir.write_record(out_dir, {"fingerprint": fingerprint, "record": record})
-    meta_base = {"fingerprint": fingerprint, "spec": spec, "num_runs": num_runs}
+    meta_base = {
+        "fingerprint": fingerprint,
+        "spec": spec,
+        "num_runs": num_runs,
+        "env_params_in_checkpoint": on_chunk is not None,
+    }
 
     total = cfg.num_updates
     chunk = pick_chunk(total, chunk_updates)
