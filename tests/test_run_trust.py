@@ -321,7 +321,9 @@ def test_on_chunk_changes_env_params_without_recompiling_and_resumes_exactly(tin
     assert _metric_rows(tmp_path / "p") == _metric_rows(tmp_path / "f")
     from jaxrl_suite import load_policy
 
-    assert int(load_policy(tmp_path / "f").env_params.max_steps_in_episode) == 10  # the curriculum's last stage
+    assert (
+        int(load_policy(tmp_path / "f").env_params.max_steps_in_episode) == 10
+    )  # the curriculum's last stage
 
 
 def test_on_chunk_can_stop_the_run(tiny_trainer, tmp_path):
