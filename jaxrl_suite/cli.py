@@ -673,6 +673,11 @@ def _add_training_options(p: argparse.ArgumentParser, module) -> None:
         help="non-finite loss or parameters: stop with an error (default), or mask the diverged runs and go on",
     )
     p.add_argument("--chunk", type=int, default=64, help="updates per compiled chunk between host updates")
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="compile afresh instead of using the persistent compilation cache (also JAXRL_SUITE_COMPILE_CACHE=0)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_dataclass_options(
         p, module.Config, "learner configuration (static)", {"total_timesteps": ["--total-steps"]}
@@ -792,6 +797,38 @@ def _peek_runs(argv: list[str]) -> int | None:
     return runs if runs >= 1 else None
 
 
+COMPILING_COMMANDS = ("train", "sweep", "eval", "render", "demo", "meta-train")
+
+
+def compile_cache_dir() -> Path | None:
+    """Where CLI runs keep compiled XLA programs (None: off). ``JAXRL_SUITE_COMPILE_CACHE=0`` turns it off;
+    ``JAXRL_SUITE_COMPILE_CACHE_DIR`` moves it (default: ``$XDG_CACHE_HOME/jaxrl-suite/xla``)."""
+    if os.environ.get("JAXRL_SUITE_COMPILE_CACHE", "1").lower() in ("0", "off", "false", "no"):
+        return None
+    if os.environ.get("JAXRL_SUITE_COMPILE_CACHE_DIR"):
+        return Path(os.environ["JAXRL_SUITE_COMPILE_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "jaxrl-suite" / "xla"
+
+
+def _enable_compile_cache(argv: list[str]) -> None:
+    """A persistent compilation cache for commands that compile: a second identical run loads its programs
+    instead of compiling them (same executables, same results)."""
+    if not argv or argv[0] not in COMPILING_COMMANDS or "--no-compile-cache" in argv:
+        return
+    path = compile_cache_dir()
+    if path is None:
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # an unwritable cache location only costs compile time
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from jaxrl_suite import cpu
@@ -800,6 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     # at import) does: so it is read from argv before the parser, which imports them, is built.
     if not cpu.backend_initialized():  # (in-process callers such as tests keep their own layout)
         cpu.configure(runs=_peek_runs(argv))
+    _enable_compile_cache(argv)
     try:
         args = parser().parse_args(argv)
         return int(args.fn(args) or 0)

@@ -5,6 +5,8 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# CLI calls compile afresh (no persistent cache shared with a user's runs); test_runtime turns it on on purpose
+os.environ["JAXRL_SUITE_COMPILE_CACHE"] = "0"
 
 import pytest  # noqa: E402
 

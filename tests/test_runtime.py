@@ -217,3 +217,23 @@ def test_compiled_program_cache_follows_the_env_params(trainer):
     assert np.nanmax(second.metrics["length"]) <= 10
     again = train_runs(trainer, keys, PPOHparams(), progress=False)  # and the original keeps its own
     np.testing.assert_array_equal(again.metrics["length"], first.metrics["length"])
+
+
+def test_cli_persistent_compile_cache_makes_a_second_run_start_fast(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    env.update(JAXRL_SUITE_COMPILE_CACHE="1", JAXRL_SUITE_COMPILE_CACHE_DIR=str(tmp_path / "cache"))
+    argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "2048", "--num-steps", "32",
+            "--num-minibatches", "2", "--update-epochs", "2", "--no-progress", "--json"]  # fmt: skip
+    runs = []
+    for name in ("first", "second"):
+        out = subprocess.run(
+            [sys.executable, "-m", "jaxrl_suite", *argv, "--out", str(tmp_path / name)],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert any((tmp_path / "cache").iterdir())
+    assert runs[1]["compile_s"] < 0.5 * runs[0]["compile_s"], runs
+    assert runs[1]["final_return_mean"] == runs[0]["final_return_mean"]
+    metrics = [(tmp_path / n / "metrics.jsonl").read_text() for n in ("first", "second")]
+    assert metrics[0] == metrics[1]  # the cached program computes exactly what the compiled one did
