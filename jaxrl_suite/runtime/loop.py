@@ -500,7 +500,13 @@ def train_runs(
             curve = metrics["return"].copy()
             for r in diverged:
                 curve[r] = np.nan  # a diverged run is not drawn as if it had flat-lined
-            learning_curve(metrics["steps"][0], curve, out_dir / "learning_curve.png", title, threshold)
+            window = metrics.get("return_last20")
+            if window is not None:
+                window = window.copy()
+                window[list(diverged)] = np.nan
+            learning_curve(
+                metrics["steps"][0], curve, out_dir / "learning_curve.png", title, threshold, window
+            )
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     result = RunResult(state, metrics, summary, out_dir, interrupted, diverged, committed.env_params)
     if stop_divergence:

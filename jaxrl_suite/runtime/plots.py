@@ -24,9 +24,15 @@ def forward_fill(x: np.ndarray) -> np.ndarray:
 
 
 def learning_curve(
-    steps: np.ndarray, returns: np.ndarray, path: str | Path, title: str = "", threshold: float | None = None
+    steps: np.ndarray,
+    returns: np.ndarray,
+    path: str | Path,
+    title: str = "",
+    threshold: float | None = None,
+    window: np.ndarray | None = None,
 ) -> Path:
-    """``returns[runs, updates]`` against ``steps[updates]``: mean line and min-max band."""
+    """``returns[runs, updates]`` against ``steps[updates]``: mean line and min-max band; ``window[runs,
+    updates]`` (the mean of each run's last 20 episodes, which the threshold rule reads) as a second line."""
     r = forward_fill(returns)
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
@@ -35,7 +41,16 @@ def learning_curve(
         mean, low, high = np.nanmean(r, axis=0), np.nanmin(r, axis=0), np.nanmax(r, axis=0)
     if r.shape[0] > 1:
         ax.fill_between(steps, low, high, alpha=0.25, label=f"{r.shape[0]} runs: range")
-    ax.plot(steps, mean, label="mean return")
+    ax.plot(steps, mean, label="mean return of the update's episodes", lw=1)
+    if window is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax.plot(
+                steps,
+                np.nanmean(np.asarray(window, np.float64), axis=0),
+                lw=2,
+                label="mean of last 20 episodes",
+            )
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
     ax.set_xlabel("environment steps")
