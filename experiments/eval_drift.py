@@ -28,6 +28,7 @@ import numpy as np
 
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
 from jaxrl_suite.algos.meta import BASES, DriftMeta, ESConfig, MetaConfig
+from jaxrl_suite.results import portable_path
 from jaxrl_suite.stats import ci95_summary, nanmean
 
 RESULTS = Path(__file__).parent / "results"
@@ -241,9 +242,11 @@ def main(argv: list[str] | None = None) -> dict:
                 )
     RESULTS.mkdir(exist_ok=True)
     plots = {}
-    plots["horizons"] = str(plot(results, envs, ["ppo", "dpo"] + names, RESULTS / "eval_drift.png"))
+    plots["horizons"] = portable_path(plot(results, envs, ["ppo", "dpo"] + names, RESULTS / "eval_drift.png"))
     if curves:
-        plots["curves"] = str(plot_curves(curves, list(curves), steps, RESULTS / "eval_drift_curves.png"))
+        plots["curves"] = portable_path(
+            plot_curves(curves, list(curves), steps, RESULTS / "eval_drift_curves.png")
+        )
     summary = {
         "experiment": "eval_drift",
         "drifts": [

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from jaxrl_suite import cli_meta
+from jaxrl_suite.results import portable_path
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {"experiment": "meta_train_lpo", **cli_meta.run(args)}
     out = Path(args.results)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=1, default=str))
+    stored = {**summary, "out_dir": portable_path(summary["out_dir"])}  # no machine paths in results
+    out.write_text(json.dumps(stored, indent=1, default=str))
     if not args.json:
         cli_meta.print_human(summary)
     print(json.dumps(summary, default=str))

@@ -22,6 +22,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+from jaxrl_suite.results import portable_path
 from jaxrl_suite.runtime import train_runs
 
 RESULTS = Path(__file__).parent / "results" / "train_grid.json"
@@ -86,8 +87,8 @@ def train_task(name: str, seeds: int, out_root: Path, total: int | None, progres
         "final_return_std": s.get("final_return_std"),
         "final_return_per_seed": s.get("final_return_per_run"),
         "greedy_eval_return": float(np.asarray(ev.returns).mean()),
-        "gif": str(out / "agent.gif"),
-        "learning_curve": str(out / "learning_curve.png"),
+        "gif": portable_path(out / "agent.gif"),
+        "learning_curve": portable_path(out / "learning_curve.png"),
     }
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxrl_suite.runtime.loop import train_runs
 from jaxrl_suite.runtime.plots import forward_fill, sweep_summary
+from jaxrl_suite.stats import finite_stat
 
 
 def grid(**values: list) -> list[dict]:
@@ -71,19 +72,14 @@ class SweepResult:
         rows = []
         div = np.zeros(self.final_return.shape, bool) if self.diverged is None else self.diverged
         for k, setting in enumerate(self.settings):
-            f = self.final_return[:, k][~div[:, k]]
-            f = f[np.isfinite(f)]
-
-            def stat(fn, f=f):
-                return float(fn(f)) if f.size else None
-
+            f = self.final_return[:, k][~div[:, k]]  # surviving seeds
             rows.append(
                 {
                     **setting,
-                    "final_return_mean": stat(np.mean),
-                    "final_return_std": stat(np.std),
-                    "final_return_min": stat(np.min),
-                    "final_return_max": stat(np.max),
+                    "final_return_mean": finite_stat(np.nanmean, f),
+                    "final_return_std": finite_stat(np.nanstd, f),
+                    "final_return_min": finite_stat(np.nanmin, f),
+                    "final_return_max": finite_stat(np.nanmax, f),
                     "seeds_diverged": int(div[:, k].sum()),
                     "status": "interrupted" if self.interrupted else "finished",
                 }

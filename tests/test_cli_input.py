@@ -131,3 +131,10 @@ def test_tensorboard_writer_is_a_declared_option():
     meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     extras = meta["optional-dependencies"]
     assert any(d.startswith("tensorboardX") for d in extras["tensorboard"] + extras["dev"])
+
+
+def test_results_paths_are_relative_to_the_repository(tmp_path):
+    from jaxrl_suite.results import REPO, portable_path
+
+    assert portable_path(REPO / "experiments" / "results" / "x.png") == "experiments/results/x.png"
+    assert portable_path(tmp_path / "scratch") == "outside the repository: scratch"

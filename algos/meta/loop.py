@@ -20,7 +20,7 @@ from tqdm import tqdm  # plain text bar (tqdm.auto warns in notebooks without ip
 from jaxrl_suite.algos.meta.problem import DriftMeta, MetaState
 from jaxrl_suite.algos.meta.report import evaluate_methods, fitness_plot, save_drift, write_jsonl
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
-from jaxrl_suite.runtime.loop import spec_fingerprint
+from jaxrl_suite.runtime.rundir import fingerprint as spec_fingerprint
 from jaxrl_suite.stats import finite_or_none, nanmean
 
 

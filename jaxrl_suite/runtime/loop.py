@@ -83,10 +83,6 @@ def batch_hparams(hparams: Any, num_runs: int) -> Any:
     return jax.tree.map(leaf, hparams)
 
 
-def spec_fingerprint(spec: dict) -> str:
-    return rundir.fingerprint(spec)
-
-
 def pick_chunk(num_updates: int, target: int) -> int:
     """A chunk length near ``target`` dividing ``num_updates`` (one compile), else ``target`` itself."""
     target = max(1, min(target, num_updates))
@@ -270,11 +266,12 @@ def train_runs(
         _check_same_run(out_dir, ckpt, record, fingerprint)
     elif out_dir is not None:
         rundir.write_record(out_dir, {"fingerprint": fingerprint, "record": record})
+    dynamic = on_chunk is not None  # env params become a chunk argument, checkpointed with the state
     meta_base = {
         "fingerprint": fingerprint,
         "spec": spec,
         "num_runs": num_runs,
-        "env_params_in_checkpoint": on_chunk is not None,
+        "env_params_in_checkpoint": dynamic,
     }
 
     total = cfg.num_updates
@@ -293,7 +290,6 @@ def train_runs(
     state = cache[init_key](keys, hparams)
     jax.block_until_ready(state)
     init_s = time.perf_counter() - t0
-    dynamic = on_chunk is not None
     replicated = NamedSharding(sharding.mesh, PartitionSpec())
     env_params = jax.device_put(trainer.env_params, replicated) if dynamic else None
 
@@ -415,20 +411,20 @@ def train_runs(
                 )
                 event("committed")
                 chunk_index += 1
-                fresh = new_div != NOT_DIVERGED
-                if fresh.any() and on_divergence == "stop":
+                diverged_now = new_div != NOT_DIVERGED
+                if diverged_now.any() and on_divergence == "stop":
                     stop_divergence = True
                     break
                 ret = forward_fill(np.concatenate([c["return"] for c in committed.chunks[-4:]], axis=1))[
                     :, -1
                 ]
-                ret = ret[~fresh]
+                ret = ret[~diverged_now]
                 recent = float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan
                 bar.update(n * cfg.batch_size)
                 sps = (committed.update - start_update) * cfg.batch_size * num_runs / max(train_s, 1e-9)
                 bar.set_postfix_str(
                     f"return {recent:.3g}, {sps:.3g} steps/s over {num_runs} run(s)"
-                    + (f", {int(fresh.sum())} diverged" if fresh.any() else "")
+                    + (f", {int(diverged_now.sum())} diverged" if diverged_now.any() else "")
                 )
                 last = committed.update == total or bool(stop_hook)
                 if ckpt is not None and (chunk_index % checkpoint_every == 0 or last):

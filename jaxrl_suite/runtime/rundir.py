@@ -74,8 +74,7 @@ def prepare(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
-            pass
+        tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-").close()  # can we write here?
     except OSError as exc:
         raise RunDirError(f"cannot write to output directory {out_dir}: {exc.strerror or exc}") from exc
 
