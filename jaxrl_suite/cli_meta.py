@@ -128,6 +128,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="output folder (default runs/meta-<drift>-<stamp>)")
     ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    ap.add_argument("--overwrite", action="store_true", help="replace the run held in --out")
     ap.add_argument(
         "--eval-every", type=int, default=5, help="evaluate the ES mean every N generations (0: never)"
     )
@@ -204,6 +205,7 @@ def run(args: argparse.Namespace) -> dict:
         generations,
         out_dir=out,
         resume=args.resume,
+        overwrite=args.overwrite,
         progress=not args.no_progress,
         eval_every=args.eval_every,
         spec={"preset": args.preset, "seed": args.seed},

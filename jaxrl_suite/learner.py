@@ -14,6 +14,11 @@ devices) runs it. A new learner is only its own mathematics; ``algos/ppo.py`` is
 * ``act(state, obs, key, greedy=True) -> action``: the trained policy, for evaluation and loading.
 * ``env``, ``env_params`` and ``with_env_params(params)``: the environment it trains on, and the same learner
   on other dynamic env params (curricula change them between chunks without recompiling).
+
+Optional: ``episode_metrics`` (further metric names that are NaN by design when nothing finished, so not a
+divergence) and ``run_sharding(num_runs)`` (the run axis' sharding, for a learner that shards inside its
+update, as the ES meta-trainer shards its population). ``state.params``, when present, is what the
+divergence check reads; otherwise every float leaf of the state.
 """
 
 from __future__ import annotations

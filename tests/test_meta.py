@@ -22,7 +22,10 @@ from jaxrl_suite import cli_meta
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
 from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, MetaConfig, meta_train
+from jaxrl_suite.algos.meta import loop as meta_loop
+from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import CheckpointError
+from jaxrl_suite.runtime.rundir import RunDirError
 from jaxrl_suite.stats import ci95, ci95_summary, finite_or_none, finite_stat, nanmean
 
 TINY_INNER = DriftConfig(
@@ -47,8 +50,9 @@ TINY = MetaConfig(
 
 
 def leaves_equal(a, b) -> bool:
+    raw = lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x  # noqa: E731
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    return all(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True) for x, y in pairs)
+    return all(np.array_equal(np.asarray(raw(x)), np.asarray(raw(y)), equal_nan=True) for x, y in pairs)
 
 
 @pytest.fixture(scope="module")
@@ -191,9 +195,32 @@ def test_ppo_is_a_zero_network_and_methods_share_one_program(meta):
     assert out["ppo"]["return"].shape == (1, 2, TINY_INNER.num_updates)
 
 
-def test_resume_equals_uninterrupted_and_refuses_another_run(meta, tmp_path):
+@pytest.fixture(scope="module")
+def whole(meta, tmp_path_factory):
+    """Two generations in the runtime loop, uninterrupted (shared by the resume and the sharding tests)."""
+    out = tmp_path_factory.mktemp("meta") / "a"
+    return meta_train(meta, jax.random.key(2), 2, out_dir=out, progress=False, final_eval=False)
+
+
+def test_meta_training_runs_in_the_runtime_loop(meta, whole):
+    learner = meta_loop._learner(meta, 2, jax.random.key(2))
+    check_learner(learner)
+    assert learner._runtime_cache, "meta_train must compile its generations through train_runs"
+    files = {p.name for p in whole.out_dir.iterdir()}
+    assert {"run.json", "metrics.jsonl", "checkpoints", "drift.json", "meta_metrics.jsonl"} <= files
+    rows = [json.loads(line) for line in (whole.out_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["update"] for r in rows] == [0, 1] and rows[1]["steps"] == 2 * learner.config.batch_size
+    np.testing.assert_allclose([r["fitness_mean"][0] for r in rows], [h["fitness_mean"] for h in whole.history])
+    one, row = meta.step(meta.init(jax.random.key(2)))  # the eager generation equals the compiled one
+    two, _ = meta.step(one)
+    assert row["fitness_mean"] == pytest.approx(whole.history[0]["fitness_mean"], rel=1e-6)
+    np.testing.assert_allclose(np.asarray(two.es.mean), np.asarray(whole.state.es.mean), rtol=1e-5, atol=1e-7)
+    with pytest.raises(RunDirError, match="not empty"):  # the runtime's trust rules hold for meta-training
+        meta_train(meta, jax.random.key(2), 2, out_dir=whole.out_dir, progress=False)
+
+
+def test_resume_equals_uninterrupted_and_refuses_another_run(meta, whole, tmp_path):
     key = jax.random.key(2)
-    whole = meta_train(meta, key, 2, out_dir=tmp_path / "a", progress=False, final_eval=False)
     part = meta_train(meta, key, 2, out_dir=tmp_path / "b", progress=False, stop_after=1, final_eval=False)
     assert part.interrupted and int(part.state.generation) == 1
     resumed = meta_train(meta, key, 2, out_dir=tmp_path / "b", resume=True, progress=False, final_eval=False)
@@ -203,7 +230,7 @@ def test_resume_equals_uninterrupted_and_refuses_another_run(meta, tmp_path):
     saved = json.loads((tmp_path / "b" / "drift.json").read_text())
     np.testing.assert_allclose(saved["drift_params"]["w_out"], resumed.drift_params["w_out"], rtol=1e-6)
     other = DriftMeta(dataclasses.replace(TINY, hidden=5))
-    with pytest.raises(CheckpointError, match="different meta-training run"):
+    with pytest.raises(CheckpointError, match="different run"):
         meta_train(other, key, 2, out_dir=tmp_path / "b", resume=True, progress=False)
 
 
@@ -264,18 +291,20 @@ def test_nan_tolerant_helpers_stay_json_ready():
 SHARDED_SCRIPT = """
 import dataclasses, json, jax, numpy as np
 from tests.test_meta import TINY
-from jaxrl_suite.algos.meta import DriftMeta
+from jaxrl_suite.algos.meta import DriftMeta, meta_train
 meta = DriftMeta(TINY)
 state = meta.init(jax.random.key(0))
 state, row = meta.step(state, jax.random.key(7))
 population = jax.tree.map(lambda x: np.stack([x] * 4), meta.mean_params(state))
 out = meta.runs(meta.member_hparams(population), meta.train_keys(jax.random.key(1), jax.random.key(0)))
+res = meta_train(meta, jax.random.key(2), 2, progress=False, final_eval=False)
 print(json.dumps({"devices": len(out["final"].sharding.device_set), "mean": np.asarray(state.es.mean).tolist(),
-                  "fitness": row["fitness_mean"]}))
+                  "fitness": row["fitness_mean"], "loop_mean": np.asarray(res.state.es.mean).tolist(),
+                  "loop_devices": res.summary["devices"]}))
 """
 
 
-def test_population_sharded_over_four_devices_equals_one_device(meta, initial):
+def test_population_sharded_over_four_devices_equals_one_device(meta, initial, whole):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run(
@@ -287,6 +316,9 @@ def test_population_sharded_over_four_devices_equals_one_device(meta, initial):
     assert four["devices"] == 4 and len(jax.devices()) == 1
     np.testing.assert_allclose(four["mean"], np.asarray(one.es.mean), rtol=1e-5, atol=1e-7)
     assert four["fitness"] == pytest.approx(row["fitness_mean"], rel=1e-5)
+    # the runtime loop keeps the population sharded (meta-runs replicated over the 4 devices)
+    assert four["loop_devices"] == 4
+    np.testing.assert_allclose(four["loop_mean"], np.asarray(whole.state.es.mean), rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------------------

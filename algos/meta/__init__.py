@@ -9,13 +9,15 @@ sigma 0.03, Adam 0.02, common random numbers fixed across generations, a fast in
 ratio leaves the drift's dead zone.
 
 Modules: ``es`` (OpenES, maximising), ``config`` (``MetaConfig``), ``problem`` (``DriftMeta``: the compiled
-runs, fitness, one generation), ``report`` (held-out comparison, plot, drift file) and ``loop``
-(``meta_train``: progress bar, per-generation checkpoints, exact resume). The statistics live in
+runs, fitness, one generation), ``report`` (held-out comparison, plot, drift file), ``learner`` (``MetaLearner``: the
+runtime's learner protocol, a generation per update) and ``loop`` (``meta_train``: runs it in the runtime
+loop, with its checkpoints and exact resume, then compares with PPO and DPO). The statistics live in
 ``jaxrl_suite.stats``; ``ci95`` and ``nanmean`` are re-exported here for existing imports.
 """
 
 from jaxrl_suite.algos.meta.config import BASES, CRN_MODES, MetaConfig
 from jaxrl_suite.algos.meta.es import ESConfig, Evolution, make_es
+from jaxrl_suite.algos.meta.learner import MetaHparams, MetaLearner, MetaReference, MetaRunConfig
 from jaxrl_suite.algos.meta.loop import MetaResult, meta_train
 from jaxrl_suite.algos.meta.problem import DriftMeta, MetaState
 from jaxrl_suite.algos.meta.report import evaluate_methods, fitness_plot, save_drift
@@ -28,6 +30,10 @@ __all__ = [
     "ESConfig",
     "Evolution",
     "MetaConfig",
+    "MetaHparams",
+    "MetaLearner",
+    "MetaReference",
+    "MetaRunConfig",
     "MetaResult",
     "MetaState",
     "ci95",

@@ -1,7 +1,8 @@
-"""The meta-training loop: generations with a progress bar, per-generation checkpoints and exact resume.
+"""Meta-training in the runtime loop: ``meta_train`` runs ``MetaLearner`` (a generation per chunk) with
+``train_runs``, then compares the ES mean with PPO and DPO on held-out seeds.
 
-``meta_train`` checkpoints the ES state every generation (orbax, via the runtime's ``Checkpointer``) and
-writes ``drift.json``, ``meta_metrics.jsonl``, ``fitness.png`` and ``summary.json`` into ``out_dir``.
+Beside the runtime's files (run.json, metrics.jsonl, checkpoints/, learning_curve.png) it writes
+``drift.json``, ``meta_metrics.jsonl``, ``fitness.png``, ``meta_eval.jsonl`` and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from tqdm import tqdm  # plain text bar (tqdm.auto warns in notebooks without ipywidgets)
 
+from jaxrl_suite.algos.meta.learner import MetaHparams, MetaLearner
 from jaxrl_suite.algos.meta.problem import DriftMeta, MetaState
 from jaxrl_suite.algos.meta.report import evaluate_methods, fitness_plot, save_drift, write_jsonl
-from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
-from jaxrl_suite.runtime.rundir import fingerprint as spec_fingerprint
+from jaxrl_suite.runtime.loop import train_runs
 from jaxrl_suite.stats import finite_or_none, nanmean
 
 
@@ -43,161 +42,128 @@ def meta_train(
     *,
     out_dir: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     eval_every: int = 0,
     spec: dict | None = None,
     stop_after: int | None = None,
     final_eval: bool = True,
 ) -> MetaResult:
-    """Run ``generations`` ES generations; checkpoint after each into ``out_dir/checkpoints``; resume exactly.
+    """Run ``generations`` ES generations in the runtime loop (a generation is a chunk, checkpointed).
 
     ``eval_every`` > 0 also evaluates the ES mean on the held-out seeds every that many generations.
-    ``stop_after`` simulates an interruption after that many generations of this call (for tests).
+    ``stop_after`` requests a stop, as Ctrl-C does, after that many generations of this call (for tests).
     """
     if generations < 1:
         raise ValueError(f"generations must be >= 1, got {generations}")
-    spec = {
-        **(spec or {}),
-        "meta_config": meta.config.to_json(),
-        "key": np.asarray(jax.random.key_data(key)).tolist(),
-    }
-    fingerprint = spec_fingerprint(spec)
+    if eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0, got {eval_every}")
     out_dir = Path(out_dir) if out_dir is not None else None
-    ckpt = Checkpointer(out_dir / "checkpoints", max_to_keep=2) if out_dir is not None else None
-    history: list[dict] = []
-    if resume:  # refuse a checkpoint of another run before compiling anything
-        if ckpt is None:
-            raise ValueError("resume needs an output directory holding checkpoints")
-        meta_info = ckpt.read_meta()
-        if meta_info.get("fingerprint") != fingerprint:
-            ckpt.close()
-            raise CheckpointError(
-                f"checkpoint in {ckpt.directory} belongs to a different meta-training run "
-                f"(its spec: {json.dumps(meta_info.get('spec'), sort_keys=True)[:400]}); refusing "
-                "to resume"
-            )
-    compile_s = 0.0
-    if meta._compiled is None:
-        t = time.perf_counter()
-        meta.compiled_runs()
-        compile_s = time.perf_counter() - t
     t0 = time.perf_counter()
-    if resume:
-        template = jax.eval_shape(lambda: _template_state(meta))
-        template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
-        state, meta_info = ckpt.restore(template)
-        history = [r for r in meta_info.get("history", []) if r["generation"] < int(state.generation)]
-    else:
-        state = meta.init(key)
-    init_s = time.perf_counter() - t0
-    start = int(state.generation)
-    bar = tqdm(
-        total=generations,
-        initial=min(start, generations),
-        unit="gen",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        desc=f"meta-train {meta.config.drift}",
+    meta.compiled_runs()  # the held-out evaluations' program (baselines, eval_every, final comparison)
+    compile_s = time.perf_counter() - t0
+    learner = _learner(meta, generations, key)  # measures PPO and DPO on the held-out seeds
+    init_s = time.perf_counter() - t0 - compile_s
+    ref = learner.env_params
+    if progress:
+        row = lambda r: ", ".join(
+            f"{e} {v:.4g}" for e, v in zip(meta.config.envs, np.asarray(r), strict=True)
+        )  # noqa: E731
+        print(f"held-out seeds: PPO {row(ref.ppo_return)}; DPO {row(ref.dpo_return)}", file=sys.stderr)
+    ppo_ref = np.asarray(ref.ppo_return, np.float64)
+    evals: dict[int, dict] = {}
+    eval_file = out_dir / "meta_eval.jsonl" if out_dir is not None else None
+    if resume and eval_file is not None and eval_file.exists():
+        for line in eval_file.read_text().splitlines():
+            r = json.loads(line)
+            evals[r["generation"]] = r
+
+    def on_chunk(state, metrics):  # the held-out evaluation of the ES mean, every eval_every generations
+        g = int(np.asarray(state.generation)[0])
+        if g % eval_every == 0 or g == generations:
+            mean = jax.tree.map(lambda x: np.asarray(x)[0], meta.evolution.mean(state.es))
+            res = meta.evaluate({"learned": meta.method_hparams("learned", mean)}, meta.eval_keys(key))
+            per_env = nanmean(res["learned"]["final"])
+            score = (
+                (per_env - ppo_ref) / np.maximum(np.abs(ppo_ref), 1.0) if meta.config.normalized else per_env
+            )
+            evals[g] = {
+                "generation": g,
+                "eval_fitness": float(np.mean(score)),
+                "eval_return": {e: finite_or_none(per_env[i]) for i, e in enumerate(meta.config.envs)},
+            }
+            if eval_file is not None:
+                with eval_file.open("a") as f:
+                    f.write(json.dumps(evals[g]) + "\n")
+        return None, False
+
+    spec = {**(spec or {}), "eval_every": eval_every}
+    res = train_runs(
+        learner,
+        key[None],
+        MetaHparams(),
+        spec=spec,
+        out_dir=out_dir,
+        chunk_updates=1,
+        checkpoint_every=1,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        title=f"meta-train {meta.config.drift}",
+        stop_after_chunks=stop_after,
+        on_chunk=on_chunk if eval_every else None,
     )
-    if progress and start < generations:
-        ppo = ", ".join(
-            f"{e} {v:.4g}" for e, v in zip(meta.config.envs, np.asarray(state.ppo_return), strict=True)
-        )
-        dpo = ", ".join(
-            f"{e} {v:.4g}" for e, v in zip(meta.config.envs, np.asarray(state.dpo_return), strict=True)
-        )
-        bar.write(f"held-out seeds: PPO {ppo}; DPO {dpo}", file=sys.stderr)
-    interrupted = False
-    gen_times = []
-    done_here = 0
-    ppo_ref = np.asarray(state.ppo_return, np.float64)
-
-    def eval_fitness(params) -> tuple[float, dict]:
-        res = meta.evaluate({"learned": meta.method_hparams("learned", params)}, meta.eval_keys(key))
-        per_env = nanmean(res["learned"]["final"])
-        score = (per_env - ppo_ref) / np.maximum(np.abs(ppo_ref), 1.0) if meta.config.normalized else per_env
-        return float(np.mean(score)), {e: finite_or_none(per_env[i]) for i, e in enumerate(meta.config.envs)}
-
-    try:
-        while int(state.generation) < generations:
-            t = time.perf_counter()
-            state, row = meta.step(state, key)
-            row["gen_s"] = time.perf_counter() - t
-            gen_times.append(row["gen_s"])
-            g = int(state.generation)
-            if eval_every and (g % eval_every == 0 or g == generations):
-                row["eval_fitness"], row["eval_return"] = eval_fitness(meta.mean_params(state))
-            history.append(row)
-            if ckpt is not None:
-                ckpt.save(
-                    g, state, {"generation": g, "fingerprint": fingerprint, "spec": spec, "history": history}
-                )
-                write_jsonl(out_dir / "meta_metrics.jsonl", history)
-            bar.update(1)
-            bar.set_postfix(
-                fit=f"{row['fitness_mean']:.4g}" if row["fitness_mean"] is not None else "nan",
-                best=f"{row['fitness_max']:.4g}" if row["fitness_max"] is not None else "nan",
-            )
-            done_here += 1
-            if stop_after is not None and done_here >= stop_after and g < generations:
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        interrupted = True
-        if ckpt is not None:
-            print(
-                f"\ninterrupted at generation {int(state.generation)}/{generations}; checkpoint in "
-                f"{ckpt.directory}; rerun with resume to continue",
-                file=sys.stderr,
-            )
-    finally:
-        bar.close()
-        if ckpt is not None:
-            ckpt.close()
-
+    state = jax.tree.map(lambda x: x[0], res.state)
+    done = int(state.generation)
+    history = []
+    for g in range(done):
+        row = meta.history_row({k: v[0, g] for k, v in res.metrics.items()})
+        row.update({k: v for k, v in evals.get(g + 1, {}).items() if k != "generation"})
+        history.append(row)
     params = meta.mean_params(state)
+    run = res.summary
+    here = done - run["resumed_from_update"]  # generations run by this call
+    gen_s = run["train_s"] / here if here > 0 and run["train_s"] else None
     summary = {
         "drift": meta.config.drift,
         "hidden": meta.config.hidden,
         "envs": list(meta.config.envs),
-        "generations_done": int(state.generation),
+        "generations_done": done,
         "generations": generations,
         "population": meta.population,
         "seeds": meta.config.seeds,
         "crn": meta.config.crn,
         "inner_steps_per_run": meta.num_updates * meta.config.inner_config.batch_size,
-        "init_s": init_s,
-        "compile_s": compile_s,
-        "gen_s_mean": float(np.mean(gen_times)) if gen_times else None,
-        "generations_per_hour": 3600.0 / float(np.mean(gen_times)) if gen_times else None,
-        "ppo_return": {
-            e: finite_or_none(v) for e, v in zip(meta.config.envs, np.asarray(state.ppo_return), strict=True)
-        },
+        "init_s": init_s + run["init_s"],
+        "compile_s": compile_s + run["compile_s"],
+        "gen_s_mean": gen_s,
+        "generations_per_hour": 3600.0 / gen_s if gen_s else None,
+        "ppo_return": {e: finite_or_none(v) for e, v in zip(meta.config.envs, ppo_ref, strict=True)},
         "dpo_return": {
-            e: finite_or_none(v) for e, v in zip(meta.config.envs, np.asarray(state.dpo_return), strict=True)
+            e: finite_or_none(v) for e, v in zip(meta.config.envs, np.asarray(ref.dpo_return), strict=True)
         },
-        "interrupted": interrupted,
+        "status": run["status"],
+        "interrupted": res.interrupted,
+        "devices": run["devices"],
     }
-    if final_eval and not interrupted:
+    if final_eval and not res.interrupted:
         summary["final_eval"], _ = evaluate_methods(meta, params, key)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         save_drift(out_dir / "drift.json", meta.config, params, summary)
+        write_jsonl(out_dir / "meta_metrics.jsonl", history)
         if history:
             title = f"{meta.config.drift} on {', '.join(meta.config.envs)}"
-            ref = 0.0 if meta.config.normalized else float(np.mean(ppo_ref))  # normalised scores: PPO = 0
-            fitness_plot(history, out_dir / "fitness.png", title, reference=ref)
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    return MetaResult(state, params, history, summary, out_dir, interrupted)
+            ref_line = 0.0 if meta.config.normalized else float(np.mean(ppo_ref))  # normalised: PPO = 0
+            fitness_plot(history, out_dir / "fitness.png", title, reference=ref_line)
+        (out_dir / "summary.json").write_text(json.dumps({**run, **summary}, indent=2, default=str))
+    return MetaResult(state, params, history, summary, out_dir, res.interrupted)
 
 
-def _template_state(meta: DriftMeta) -> MetaState:
-    """Shapes of a ``MetaState`` without running the baselines (restore template)."""
-    es_state = meta.evolution.init(jax.random.key(0), meta.template)
-    n = len(meta.config.envs)
-    return MetaState(
-        es=es_state,
-        generation=jnp.zeros((), jnp.int32),
-        ppo_return=jnp.zeros((n,), jnp.float32),
-        dpo_return=jnp.zeros((n,), jnp.float32),
-    )
+def _learner(meta: DriftMeta, generations: int, key: jax.Array) -> MetaLearner:
+    """One ``MetaLearner`` per (problem, generations, key), so repeated calls (a resume) reuse its baselines
+    and the runtime's compiled chunk."""
+    cache = meta.__dict__.setdefault("_learners", {})
+    ident = (int(generations), np.asarray(jax.random.key_data(key)).tobytes())
+    if ident not in cache:
+        cache[ident] = MetaLearner(meta, generations, key)
+    return cache[ident]

@@ -19,7 +19,7 @@ from jaxrl_suite.algos.drift_ppo import DriftHparams, make_train
 from jaxrl_suite.algos.meta.config import BASES, MetaConfig
 from jaxrl_suite.algos.meta.es import Evolution
 from jaxrl_suite.runtime.sharding import run_sharding
-from jaxrl_suite.stats import finite_or_none, finite_stat, nanmean
+from jaxrl_suite.stats import finite_or_none, nanmean
 
 
 @struct.dataclass
@@ -30,6 +30,19 @@ class MetaState:
     generation: jax.Array
     ppo_return: jax.Array  # [envs] PPO's final return on the held-out seeds (normalisation, reference)
     dpo_return: jax.Array  # [envs] DPO's, for reference
+    key: jax.Array  # the run's key: generation g draws from fold_in(key, g); fixed CRN seeds derive from it
+
+    @property
+    def params(self) -> Any:
+        """The ES mean: what the runtime's divergence check reads."""
+        return self.es.mean
+
+
+def finite_mean(x: jax.Array, axis: int = -1) -> jax.Array:
+    """Mean over finite entries (NaN where there are none), traceable (``jaxrl_suite.stats.nanmean`` in jnp)."""
+    ok = jnp.isfinite(x)
+    n = ok.sum(axis)
+    return jnp.where(n > 0, jnp.where(ok, x, 0.0).sum(axis) / jnp.maximum(n, 1), jnp.nan)
 
 
 def _broadcast_runs(hp: DriftHparams, members: int, seeds: int) -> DriftHparams:
@@ -139,20 +152,26 @@ class DriftMeta:
             self.hparams.replace(drift_params=population), self.population, self.config.seeds
         )
 
-    def fitness(self, population: Any, key: jax.Array, base_key: jax.Array | None = None, ppo_return=None):
-        """Meta-fitness of each member (maximised) and per-env mean returns ``[E, P]``."""
-        keys = self.train_keys(key, key if base_key is None else base_key)
-        out = self.runs(self.member_hparams(population), keys)
-        per_env = nanmean(out["final"], axis=-1)  # [E, P]
+    def fitness(self, population: Any, key: jax.Array, base_key: jax.Array, ppo_return: jax.Array, runs=None):
+        """Meta-fitness of each member (maximised) and per-env mean returns ``[E, P]``; traceable.
+
+        ``runs``: the [P, S] runs function (default: the compiled program; traced code passes ``traced_runs``).
+        """
+        keys = self.train_keys(key, base_key)
+        out = (runs or self.runs)(self.member_hparams(population), keys)
+        per_env = finite_mean(out["final"], axis=-1)  # [E, P]
         if self.config.normalized:
-            if ppo_return is None:
-                raise ValueError("normalised fitness needs PPO's returns per environment")
-            base = np.asarray(ppo_return, np.float64)[:, None]
-            per_env_score = (per_env - base) / np.maximum(np.abs(base), 1.0)
+            base = jnp.asarray(ppo_return, jnp.float32)[:, None]
+            per_env_score = (per_env - base) / jnp.maximum(jnp.abs(base), 1.0)
         else:
             per_env_score = per_env
         fitness = per_env_score.mean(axis=0)  # NaN on any env (no finished episode) -> ranked last
-        return jnp.asarray(fitness, jnp.float32), {"per_env_return": per_env}
+        return fitness.astype(jnp.float32), {"per_env_return": per_env}
+
+    def traced_runs(self, hp: DriftHparams, keys: jax.Array) -> dict:
+        """The [P, S] runs inside a larger traced program, the population axis sharded across devices."""
+        hp, keys = jax.lax.with_sharding_constraint((hp, keys), self.sharding)
+        return self._runs_fn(hp, keys)
 
     def method_hparams(self, method: str, drift_params: Any = None) -> DriftHparams:
         """Hparams that make the inner learner PPO, DPO, or the learned drift (``"learned"``) in one program."""
@@ -198,8 +217,18 @@ class DriftMeta:
             out[name] = {k: v[:, sl] for k, v in cat.items()}
         return out
 
-    def init(self, key: jax.Array) -> MetaState:
-        """ES state around the initial mean (random w_in, zero w_out: the base drift) and baseline returns."""
+    def reference(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """PPO's and DPO's final returns per env on the held-out seeds of ``key`` (normalisation, reference)."""
+        base = self.evaluate(
+            {"ppo": self.method_hparams("ppo"), "dpo": self.method_hparams("dpo")}, self.eval_keys(key)
+        )
+        return (
+            jnp.asarray(nanmean(base["ppo"]["final"]), jnp.float32),
+            jnp.asarray(nanmean(base["dpo"]["final"]), jnp.float32),
+        )
+
+    def start(self, key: jax.Array, ppo_return: jax.Array, dpo_return: jax.Array) -> MetaState:
+        """ES state around the initial mean (random w_in, zero w_out: the base drift); traceable."""
         k_init, k_es = jax.random.split(jax.random.fold_in(key, 0x1417))
         mean = dr.init_params(
             k_init if self.config.init_scale > 0 else None,
@@ -207,38 +236,65 @@ class DriftMeta:
             self.temporal,
             self.config.init_scale,
         )
-        es_state = self.evolution.init(k_es, mean)
-        base = self.evaluate(
-            {"ppo": self.method_hparams("ppo"), "dpo": self.method_hparams("dpo")}, self.eval_keys(key)
-        )
         return MetaState(
-            es=es_state,
+            es=self.evolution.init(k_es, mean),
             generation=jnp.zeros((), jnp.int32),
-            ppo_return=jnp.asarray(nanmean(base["ppo"]["final"]), jnp.float32),
-            dpo_return=jnp.asarray(nanmean(base["dpo"]["final"]), jnp.float32),
+            ppo_return=jnp.asarray(ppo_return, jnp.float32),
+            dpo_return=jnp.asarray(dpo_return, jnp.float32),
+            key=key,
         )
 
-    def step(self, state: MetaState, key: jax.Array) -> tuple[MetaState, dict]:
-        """One generation; its randomness is ``fold_in(key, generation)``, so a resumed run is the same run."""
-        gen = int(state.generation)
-        k_gen = jax.random.fold_in(key, gen)
+    def init(self, key: jax.Array) -> MetaState:
+        """``start`` with the baselines measured on the held-out seeds of ``key``."""
+        return self.start(key, *self.reference(key))
+
+    def generation(self, state: MetaState, runs=None) -> tuple[MetaState, dict[str, jax.Array]]:
+        """One ES generation as named scalar metrics; traceable (``runs=self.traced_runs``) or eager.
+
+        Its randomness is ``fold_in(state.key, generation)``, so a resumed run is the same run.
+        """
+        k_gen = jax.random.fold_in(state.key, state.generation)
         es_state, fitness, _, aux = self.evolution.step(
-            state.es, k_gen, lambda pop, k: self.fitness(pop, k, base_key=key, ppo_return=state.ppo_return)
+            state.es,
+            k_gen,
+            lambda pop, k: self.fitness(pop, k, state.key, state.ppo_return, runs),
         )
-        f = np.asarray(fitness, np.float64)
-        per_env = aux["per_env_return"]
-        row = {
-            "generation": gen,
-            "fitness_mean": finite_or_none(nanmean(f)),
-            "fitness_max": finite_stat(np.nanmax, f),
-            "fitness_min": finite_stat(np.nanmin, f),
-            "fitness_std": finite_stat(np.nanstd, f),
-            "nan_members": int(np.isnan(f).sum()),
-            "return_mean": {e: finite_or_none(nanmean(per_env[i])) for i, e in enumerate(self.config.envs)},
-            "sigma": float(es_state.std),
-            "mean_norm": float(jnp.linalg.norm(es_state.mean)),
+        per_env = finite_mean(aux["per_env_return"], axis=-1)  # [E]: population mean of each env's return
+        metrics = {
+            "generation": state.generation.astype(jnp.float32),
+            "fitness_mean": finite_mean(fitness),
+            "fitness_max": jnp.nanmax(fitness),
+            "fitness_min": jnp.nanmin(fitness),
+            "fitness_std": jnp.nanstd(fitness),
+            "nan_members": jnp.isnan(fitness).sum().astype(jnp.float32),
+            "return": finite_mean(per_env),
+            **{f"return/{e}": per_env[i] for i, e in enumerate(self.config.envs)},
+            "sigma": jnp.asarray(es_state.std, jnp.float32),
+            "mean_norm": jnp.linalg.norm(es_state.mean),
         }
-        return state.replace(es=es_state, generation=state.generation + 1), row
+        return state.replace(es=es_state, generation=state.generation + 1), metrics
+
+    def step(self, state: MetaState, key: jax.Array | None = None) -> tuple[MetaState, dict]:
+        """One generation run eagerly around the compiled [P, S] program; ``key`` replaces the state's key.
+        Returns the new state and the generation's row (JSON-ready)."""
+        if key is not None:
+            state = state.replace(key=key)
+        state, metrics = self.generation(state)
+        return state, self.history_row(jax.device_get(metrics))
+
+    def history_row(self, m: dict) -> dict:
+        """A generation's metrics (host scalars) as the JSON row of ``meta_metrics.jsonl``."""
+        return {
+            "generation": int(m["generation"]),
+            "fitness_mean": finite_or_none(m["fitness_mean"]),
+            "fitness_max": finite_or_none(m["fitness_max"]),
+            "fitness_min": finite_or_none(m["fitness_min"]),
+            "fitness_std": finite_or_none(m["fitness_std"]),
+            "nan_members": int(m["nan_members"]),
+            "return_mean": {e: finite_or_none(m[f"return/{e}"]) for e in self.config.envs},
+            "sigma": float(m["sigma"]),
+            "mean_norm": float(m["mean_norm"]),
+        }
 
     def mean_params(self, state: MetaState) -> dict:
         return jax.tree.map(np.asarray, self.evolution.mean(state.es))

@@ -26,8 +26,9 @@ def params_finite(state: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
 
 
-def bad_updates(metrics: dict[str, np.ndarray]) -> np.ndarray:
-    """``[runs, chunk]`` mask of updates with a non-finite value that is not a legitimate "no episode" NaN."""
+def bad_updates(metrics: dict[str, np.ndarray], episode_metrics: frozenset = EPISODE_METRICS) -> np.ndarray:
+    """``[runs, chunk]`` mask of updates with a non-finite value that is not a legitimate "no episode" NaN
+    (``episode_metrics``: the names that may be NaN where nothing finished; a learner may extend them)."""
     some = next(iter(metrics.values()))
     bad = np.zeros(np.shape(some)[:2], bool)
     finished = np.asarray(metrics["episodes"]) > 0 if "episodes" in metrics else None
@@ -35,7 +36,7 @@ def bad_updates(metrics: dict[str, np.ndarray]) -> np.ndarray:
         nonfinite = ~np.isfinite(np.asarray(arr, np.float64))
         if name == "return_last20":
             continue
-        if name in EPISODE_METRICS:
+        if name in episode_metrics:
             if finished is None:
                 continue
             nonfinite &= finished
@@ -43,12 +44,17 @@ def bad_updates(metrics: dict[str, np.ndarray]) -> np.ndarray:
     return bad
 
 
-def first_divergence(metrics: dict[str, np.ndarray], state_ok: np.ndarray, first_update: int) -> np.ndarray:
+def first_divergence(
+    metrics: dict[str, np.ndarray],
+    state_ok: np.ndarray,
+    first_update: int,
+    episode_metrics: frozenset = EPISODE_METRICS,
+) -> np.ndarray:
     """Per run: the first update (absolute index) of the chunk that diverged, else ``NOT_DIVERGED``.
 
     Parameters found non-finite only at the end of the chunk date the divergence to its last update.
     """
-    bad = bad_updates(metrics)
+    bad = bad_updates(metrics, episode_metrics)
     n = bad.shape[1]
     first = np.where(bad.any(axis=1), bad.argmax(axis=1), np.where(np.asarray(state_ok), n, n - 1))
     return np.where(first < n, first_update + first, NOT_DIVERGED).astype(np.int64)

@@ -31,7 +31,7 @@ from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import rundir
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 from jaxrl_suite.runtime.episodes import THRESHOLD_RULE
-from jaxrl_suite.runtime.health import NOT_DIVERGED, first_divergence, params_finite
+from jaxrl_suite.runtime.health import EPISODE_METRICS, NOT_DIVERGED, first_divergence, params_finite
 from jaxrl_suite.runtime.interrupt import StopRequest
 from jaxrl_suite.runtime.metrics import MetricsWriter, read_metrics
 from jaxrl_suite.runtime.plots import forward_fill, learning_curve
@@ -276,7 +276,9 @@ def train_runs(
 
     total = cfg.num_updates
     chunk = pick_chunk(total, chunk_updates)
-    sharding = run_sharding(num_runs)
+    # a learner that shards inside its update (the ES meta-trainer: its population) lays out the run axis
+    sharding = getattr(trainer, "run_sharding", run_sharding)(num_runs)
+    episode_metrics = EPISODE_METRICS | frozenset(getattr(trainer, "episode_metrics", ()))
     keys, hparams = jax.device_put((keys, hparams), sharding)
 
     # compiled functions reused across calls, keyed by everything that shapes the program: a trainer copied
@@ -397,7 +399,9 @@ def train_runs(
                 m, ok = jax.device_get((m, ok))
                 train_s += time.perf_counter() - t
                 event("chunk_computed")
-                new_div = np.minimum(committed.diverged_at, first_divergence(m, ok, committed.update))
+                new_div = np.minimum(
+                    committed.diverged_at, first_divergence(m, ok, committed.update, episode_metrics)
+                )
                 if writer is not None:
                     writer.write_chunk(committed.update, m, new_div)
                 event("metrics_written")
@@ -481,6 +485,7 @@ def train_runs(
         "total_steps": total * cfg.batch_size,
         "updates_done": committed.update,
         "total_updates": total,
+        "resumed_from_update": start_update,
         "init_s": init_s,
         "compile_s": compile_s,
         "train_s": train_s,

@@ -28,6 +28,10 @@ ARTEFACTS = frozenset(
         "sweep.csv",
         "sweep.png",
         "sweep.json",
+        "drift.json",  # meta-training's
+        "meta_metrics.jsonl",
+        "meta_eval.jsonl",
+        "fitness.png",
     }
 )
 RECORD = "run.json"
