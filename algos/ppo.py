@@ -34,7 +34,7 @@ from jaxrl_suite.prng import fast_key
 from jaxrl_suite.runtime.episodes import METRIC as RETURN_LAST20
 from jaxrl_suite.runtime.episodes import RecentReturns
 from jaxrl_suite.vector import VecEnv
-from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd
+from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd, mean_finished, normalize_reward
 
 
 @struct.dataclass
@@ -311,10 +311,10 @@ class Trainer:
         )
 
     def _prep(self, obs, rms: RunningMeanStd) -> jax.Array:
+        """Flat policy/critic input, standardised by ``rms`` with ``normalize_obs`` (clip 10, as the
+        ``NormalizeObservation`` wrapper)."""
         x = nets.flatten_obs(obs)
-        if self.config.normalize_obs:
-            x = jnp.clip((x - rms.mean) / jnp.sqrt(rms.var + 1e-8), -10.0, 10.0)
-        return x
+        return rms.normalize(x) if self.config.normalize_obs else x
 
     def _critic_input(self, x, critic_obs, rms):
         if not self.config.asymmetric_critic:
@@ -372,18 +372,16 @@ class Trainer:
         state = state.replace(key=key, update_step=state.update_step + 1, recent=recent)
 
         # METRICS: reduced inside jit, so memory stays flat however long the run
-        done = episodes["done"].astype(jnp.float32)
-        count = done.sum()
-        safe = jnp.maximum(count, 1.0)
         # each term averaged over epochs and minibatches, all in one reduction
         stacked = jnp.stack([getattr(terms, name) for name in AUX_NAMES], axis=-1)
         terms = LossTerms.from_stacked(stacked.reshape(-1, len(AUX_NAMES)).mean(axis=0))
         metrics = {name: getattr(terms, name) for name in AUX_NAMES}
         # "return": this update's finished episodes (learning curves); "return_last20": the run's last 20
         # finished episodes, the time-to-threshold rule (runtime.episodes.THRESHOLD_RULE)
-        metrics["return"] = jnp.where(count > 0, (episodes["return"] * done).sum() / safe, jnp.nan)
+        ret, length, count = mean_finished(episodes)  # the EpisodeStatistics wrapper's masked means
+        metrics["return"] = ret
         metrics[RETURN_LAST20] = recent.mean()  # "return_last20"
-        metrics["length"] = jnp.where(count > 0, (episodes["length"] * done).sum() / safe, jnp.nan)
+        metrics["length"] = length
         metrics["episodes"] = count
         metrics["steps"] = state.update_step * self.config.batch_size
         return state, metrics
@@ -420,11 +418,8 @@ class Trainer:
                 final_critic_x = self._prep(info["final_observation"], obs_rms)
             r = reward * hp.reward_scale
             disc, ret_rms = carry.discounted_return, carry.ret_rms
-            if cfg.normalize_reward:
-                disc = disc * hp.gamma + r
-                ret_rms = ret_rms.update(disc)
-                r = r / jnp.sqrt(ret_rms.var + 1e-8)
-                disc = jnp.where(done, 0.0, disc)
+            if cfg.normalize_reward:  # the NormalizeReward wrapper's rule, its statistics in PPOState
+                r, disc, ret_rms = normalize_reward(ret_rms, disc, r, done, hp.gamma)
             carry = carry.replace(
                 env_state=env_state,
                 obs=obs,

@@ -24,7 +24,8 @@ adds ``info["privileged_observation"]`` (of the returned state) and ``info["fina
 We subclass ``gymnax.environments.environment.Environment`` (rather than define a parallel base) so that any
 gymnax-based code (PureJaxRL, rejax, gymnax's wrappers) accepts our environments unchanged, and every gymnax
 environment satisfies this contract with no adapter. ``jaxrl_suite.vector.VecEnv`` batches environments and
-offers a pooled reset mode for environments whose reset is expensive.
+offers a pooled reset mode for environments whose reset is expensive. All auto-resetting steps (this base
+class, the grid envs' fast step, ``VecEnv``) go through one function, ``jaxrl_suite.autoreset.step``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment as gx
+
+from jaxrl_suite import autoreset
 
 
 @struct.dataclass
@@ -51,9 +53,7 @@ class EnvParams:
     max_steps_in_episode: int = 500
 
 
-def select_tree(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
-    """Leaf-wise ``where(pred, a, b)`` over two pytrees of the same structure (pred is a scalar)."""
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+select_tree = autoreset.select  # leaf-wise where(pred, a, b) over two pytrees (pred scalar or per-row)
 
 
 def has_privileged_observation(env: Any) -> bool:
@@ -93,21 +93,17 @@ class Environment(gx.Environment):
 
 
 def autoreset_step(env: Any, key: jax.Array, state: Any, action: Any, params: Any):
-    """The auto-resetting step of the contract, for any environment with the gymnax protocol."""
+    """The auto-resetting step of the contract for any environment with the gymnax protocol (one key split
+    into the transition's and the reset's; the shared logic is ``jaxrl_suite.autoreset.step``)."""
     key_step, key_reset = jax.random.split(key)
-    obs_st, state_st, reward, terminated, info = env.step_env(key_step, state, action, params)
-    terminated = jnp.asarray(terminated, dtype=bool)
-    truncated = jnp.asarray(env.is_truncated(state_st, params), dtype=bool)
-    done = terminated | truncated
-    obs_re, state_re = env.reset_env(key_reset, params)
-    info = dict(info)
-    info["final_observation"] = obs_st
-    info["terminated"] = terminated
-    info["truncated"] = truncated
-    state = select_tree(done, state_re, state_st)
-    if has_privileged_observation(env):
-        info["final_privileged_observation"] = env.privileged_observation(state_st, params)
-        info["privileged_observation"] = env.privileged_observation(state, params)
-    obs = select_tree(done, obs_re, obs_st)
-    reward = jnp.asarray(reward, dtype=jnp.float32)
-    return obs, state, reward, terminated, truncated, info
+    return autoreset.step(
+        env.step_env,
+        lambda k, p, done: env.reset_env(k, p),
+        env.is_truncated,
+        key_step,
+        key_reset,
+        state,
+        action,
+        params,
+        privileged=env.privileged_observation if has_privileged_observation(env) else None,
+    )

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_suite.env import select_tree
+from jaxrl_suite import autoreset
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics
 
@@ -101,11 +101,10 @@ def rollout(
     """
     steps = int(params.max_steps_in_episode) if steps is None else int(steps)
     batch = num_episodes is not None
-    step_env, truncated, select = env.step_env, env.is_truncated, select_tree
+    step_env, truncated = env.step_env, env.is_truncated
     if batch:
         step_env = jax.vmap(step_env, in_axes=(0, 0, 0, None))
         truncated = jax.vmap(truncated, in_axes=(0, None))
-        select = jax.vmap(select_tree)
     k_reset, k_run = jax.random.split(key)
     if batch:
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
@@ -126,7 +125,7 @@ def rollout(
         nxt_obs, nxt, _, term, info = step_env(k_env, env_state, action, params)
         finished = jnp.asarray(term, bool) | jnp.asarray(truncated(nxt, params), bool)
         if hold:
-            nxt, nxt_obs = select(ended, (env_state, obs), (nxt, nxt_obs))
+            nxt, nxt_obs = autoreset.select(ended, (env_state, obs), (nxt, nxt_obs))  # per-row flags
         out = nxt if record is None else record(nxt, info)
         return (nxt, nxt_obs, ended | finished), (out, ended)
 

@@ -14,15 +14,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl_suite import autoreset
 from jaxrl_suite.env import has_privileged_observation
-
-
-def _select(done: jax.Array, on_true: Any, on_false: Any) -> Any:
-    def leaf(a, b):
-        mask = done.reshape(done.shape + (1,) * (a.ndim - done.ndim))
-        return jnp.where(mask, a, b)
-
-    return jax.tree.map(leaf, on_true, on_false)
 
 
 class VecEnv:
@@ -66,33 +59,35 @@ class VecEnv:
         return jax.vmap(self.env.reset_env, in_axes=(0, None))(keys, params)
 
     def step(self, key: jax.Array, state: Any, action: Any, params: Any = None):
-        """Batched auto-resetting step; same outputs and ``info`` keys as ``Environment.step``."""
+        """Batched auto-resetting step (``jaxrl_suite.autoreset.step``); same outputs and ``info`` keys as
+        ``Environment.step``."""
         params = self.env.default_params if params is None else params
         key_step, key_reset = jax.random.split(key)
-        keys = jax.random.split(key_step, self.num_envs)
-        obs_st, state_st, reward, terminated, info = jax.vmap(self.env.step_env, in_axes=(0, 0, 0, None))(
-            keys, state, action, params
+        return autoreset.step(
+            self._step_env,
+            self._reset_done,
+            jax.vmap(self.env.is_truncated, in_axes=(0, None)),
+            key_step,
+            key_reset,
+            state,
+            action,
+            params,
+            privileged=self.privileged_observation if self.has_privileged_observation else None,
         )
-        terminated = jnp.asarray(terminated, bool)
-        truncated = jnp.asarray(jax.vmap(self.env.is_truncated, in_axes=(0, None))(state_st, params), bool)
-        done = terminated | truncated
+
+    def _step_env(self, key: jax.Array, state: Any, action: Any, params: Any):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.step_env, in_axes=(0, 0, 0, None))(keys, state, action, params)
+
+    def _reset_done(self, key: jax.Array, params: Any, done: jax.Array):
+        """Fresh episodes for the envs that finished: one per env ("always"), or ``pool_size`` handed out in
+        order ("pooled")."""
         if self.reset_mode == "always":
-            obs_re, state_re = self.reset(key_reset, params)
-        else:
-            pool_keys = jax.random.split(key_reset, self.pool_size)
-            pool_obs, pool_state = jax.vmap(self.env.reset_env, in_axes=(0, None))(pool_keys, params)
-            slot = jnp.where(done, (jnp.cumsum(done) - 1) % self.pool_size, 0)
-            obs_re, state_re = jax.tree.map(lambda x: x[slot], (pool_obs, pool_state))
-        new_state = _select(done, state_re, state_st)
-        info = dict(info)
-        info["final_observation"] = obs_st
-        info["terminated"] = terminated
-        info["truncated"] = truncated
-        if self.has_privileged_observation:
-            info["final_privileged_observation"] = self.privileged_observation(state_st, params)
-            info["privileged_observation"] = self.privileged_observation(new_state, params)
-        obs = _select(done, obs_re, obs_st)
-        return obs, new_state, jnp.asarray(reward, jnp.float32), terminated, truncated, info
+            return self.reset(key, params)
+        pool_keys = jax.random.split(key, self.pool_size)
+        pool = jax.vmap(self.env.reset_env, in_axes=(0, None))(pool_keys, params)
+        slot = jnp.where(done, (jnp.cumsum(done) - 1) % self.pool_size, 0)
+        return jax.tree.map(lambda x: x[slot], pool)
 
     def __repr__(self) -> str:
         return f"VecEnv({self.env!r}, num_envs={self.num_envs}, reset_mode={self.reset_mode!r})"

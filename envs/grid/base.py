@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite import spaces
-from jaxrl_suite.env import Environment, select_tree
+from jaxrl_suite import autoreset, spaces
+from jaxrl_suite.env import Environment, has_privileged_observation
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import observation as O
 from jaxrl_suite.envs.grid import render as R
@@ -143,11 +143,11 @@ class GridEnv(Environment):
         return self.get_obs(state, params), state, reward.astype(jnp.float32), terminated, {}
 
     def step(self, key: jax.Array, state: GridState, action: Any, params: GridParams | None = None):
-        """The contract's auto-resetting step (``jaxrl_suite.env.autoreset_step`` semantics), built for speed.
+        """The contract's auto-resetting step (``jaxrl_suite.autoreset.step``), built for speed.
 
-        The returned observation is computed once, after the reset select (the finished episode's observation
-        is only built when ``info["final_observation"]`` is used), and when the transition is deterministic
-        the key goes straight to the reset instead of being split.
+        The observation is built once, from the selected state (the finished episode's only when
+        ``info["final_observation"]`` is used; the reset builds none), and when the transition is
+        deterministic the key goes straight to the reset instead of being split.
         """
         if params is None:
             params = self.default_params
@@ -155,18 +155,23 @@ class GridEnv(Environment):
             key_step, key_reset = jax.random.split(key)
         else:
             key_step = key_reset = key
-        state_st, reward, terminated = self.transition(key_step, state, action, params)
-        terminated = jnp.asarray(terminated, bool)
-        truncated = jnp.asarray(self.is_truncated(state_st, params), bool)
-        state_re = self.generate(key_reset, params)
-        new_state = select_tree(terminated | truncated, state_re, state_st)
-        info = {
-            "final_observation": self.get_obs(state_st, params),
-            "terminated": terminated,
-            "truncated": truncated,
-        }
-        reward = jnp.asarray(reward, jnp.float32)
-        return self.get_obs(new_state, params), new_state, reward, terminated, truncated, info
+        return autoreset.step(
+            self._transition_only,
+            lambda k, p, done: (None, self.generate(k, p)),
+            self.is_truncated,
+            key_step,
+            key_reset,
+            state,
+            action,
+            params,
+            observe=self.get_obs,
+            privileged=self.privileged_observation if has_privileged_observation(self) else None,
+        )
+
+    def _transition_only(self, key, state, action, params):
+        """``step_env`` without the observation (``autoreset.step`` builds it from the selected state)."""
+        state, reward, terminated = self.transition(key, state, action, params)
+        return None, state, reward, terminated, {}
 
     def observation_space(self, params: GridParams | None = None) -> spaces.Dict:
         if self.fully_observable:

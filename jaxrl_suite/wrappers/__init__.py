@@ -4,7 +4,12 @@ from jaxrl_suite.wrappers.actions import ClipAction, RescaleAction
 from jaxrl_suite.wrappers.base import StatefulWrapper, Wrapper
 from jaxrl_suite.wrappers.framestack import FrameStack
 from jaxrl_suite.wrappers.gymnasium import to_gymnasium
-from jaxrl_suite.wrappers.normalize import NormalizeObservation, RunningMeanStd
+from jaxrl_suite.wrappers.normalize import (
+    NormalizeObservation,
+    NormalizeReward,
+    RunningMeanStd,
+    normalize_reward,
+)
 from jaxrl_suite.wrappers.stats import EpisodeStatistics, mean_finished
 from jaxrl_suite.wrappers.timelimit import TimeLimit
 
@@ -13,11 +18,13 @@ __all__ = [
     "EpisodeStatistics",
     "FrameStack",
     "NormalizeObservation",
+    "NormalizeReward",
     "RescaleAction",
     "RunningMeanStd",
     "StatefulWrapper",
     "TimeLimit",
     "Wrapper",
     "mean_finished",
+    "normalize_reward",
     "to_gymnasium",
 ]
