@@ -26,10 +26,22 @@ THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0,
 
 
 def _emit(args: argparse.Namespace, obj: dict, text: str | None = None) -> None:
+    if not _is_writer():  # several processes: process 0 reports
+        return
     if text:
         print(text)
     if getattr(args, "json", False):
         print(json.dumps(obj, default=str))
+
+
+def _is_writer() -> bool:
+    import sys as _sys
+
+    if "jax" not in _sys.modules:
+        return True
+    import jax
+
+    return not jax.distributed.is_initialized() or jax.process_index() == 0
 
 
 def _algo_module(name: str):
@@ -615,7 +627,7 @@ def cmd_meta_train(args) -> int:
         cli_meta.print_human(summary)
     brief = {k: v for k, v in summary.items() if k not in ("history", "drift_params")}
     _emit(args, brief)
-    return 0
+    return 130 if summary.get("interrupted") else 0
 
 
 def cmd_demo(args) -> int:
@@ -679,6 +691,14 @@ def _add_training_options(p: argparse.ArgumentParser, module) -> None:
         help="compile afresh instead of using the persistent compilation cache (also JAXRL_SUITE_COMPILE_CACHE=0)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group(
+        "several processes (hosts)",
+        "run the same command in every process; runs are sharded over all their devices and process 0 writes "
+        "--out (a folder every process sees). Under srun/mpirun these are found on their own",
+    )
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0's coordinator")
+    g.add_argument("--num-processes", type=int, metavar="N", help="how many processes take part")
+    g.add_argument("--process-id", type=int, metavar="I", help="this process' rank, 0 to N-1")
     _add_dataclass_options(
         p, module.Config, "learner configuration (static)", {"total_timesteps": ["--total-steps"]}
     )
@@ -835,7 +855,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # The CPU layout must be set before JAX starts its backend, which importing the learners (gymnax computes
     # at import) does: so it is read from argv before the parser, which imports them, is built.
-    if not cpu.backend_initialized():  # (in-process callers such as tests keep their own layout)
+    try:
+        processes = _join_processes(argv, cpu)
+    except ValueError as exc:
+        return _error(argv, str(exc), 2)
+    if not cpu.backend_initialized() and processes is None:  # (in-process callers keep their own layout)
         cpu.configure(runs=_peek_runs(argv))
     _enable_compile_cache(argv)
     try:
@@ -853,6 +877,34 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, DivergedError):
             raise
         return _error(argv, str(exc), 3, {"status": "diverged", "summary": exc.result.summary})
+
+
+def _join_processes(argv: list[str], cpu) -> int | None:
+    """With ``--coordinator`` (or under a cluster launcher) on ``train``/``sweep``: set this process' CPU layout
+    (its share of the runs) and join the others before JAX starts; returns the process count, else None."""
+    from jaxrl_suite.runtime import distributed
+
+    if not argv or argv[0] not in ("train", "sweep"):
+        return None
+    coordinator = _peek(argv, "--coordinator")
+    number = lambda flag: int(v) if (v := _peek(argv, flag)) is not None and v.lstrip("-").isdigit() else v  # noqa: E731
+    count, rank = number("--num-processes"), number("--process-id")
+    if isinstance(count, str) or isinstance(rank, str):
+        raise ValueError("--num-processes and --process-id take whole numbers")
+    distributed.check_args(coordinator, count, rank)
+    if coordinator is None and not distributed.launched_by_cluster():
+        return None
+    if "jax" in sys.modules and sys.modules["jax"].distributed.is_initialized():  # joined already
+        return sys.modules["jax"].process_count()
+    if cpu.backend_initialized():
+        raise ValueError("several processes need a fresh process: JAX had already started in this one")
+    runs = _peek_runs(argv)
+    if count and runs and runs % count == 0:
+        cpu.configure(runs=runs // count)  # this process' share of the runs
+    distributed.initialize(coordinator, count, rank)
+    import jax
+
+    return jax.process_count()
 
 
 def _error(argv: list[str], msg: str, code: int, extra: dict | None = None) -> int:

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl_suite.runtime import distributed as dist
 from jaxrl_suite.runtime.loop import train_runs
 from jaxrl_suite.runtime.plots import forward_fill, sweep_summary
 from jaxrl_suite.stats import finite_stat
@@ -145,7 +146,7 @@ def sweep(
         interrupted=result.interrupted,
         diverged=diverged,
     )
-    if out_dir is not None:
+    if out_dir is not None and dist.is_writer():  # several processes: process 0 writes
         out_dir = Path(out_dir)
         rows = out.table()
         with (out_dir / "sweep.csv").open("w", newline="") as fh:

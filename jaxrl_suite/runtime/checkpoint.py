@@ -57,7 +57,7 @@ def _encode_leaf(x: Any) -> Any:
     if _is_key(x):
         return jax.random.key_data(x)
     if getattr(x, "size", 1) == 0:  # orbax cannot store empty arrays; the template restores the shape
-        return np.zeros((1,), np.asarray(x).dtype)
+        return np.zeros((1,), x.dtype)
     return x
 
 
@@ -83,7 +83,7 @@ def _abstract(template: Any) -> Any:
 
     def leaf(t):
         if t.size == 0:  # stored as a (1,) placeholder; the template restores the real shape
-            return jax.ShapeDtypeStruct((1,), t.dtype, sharding=_default_sharding())
+            return jax.ShapeDtypeStruct((1,), t.dtype, sharding=_replicated(getattr(t, "sharding", None)))
         s = jax.eval_shape(_encode_leaf, t)
         return jax.ShapeDtypeStruct(
             s.shape, s.dtype, sharding=getattr(t, "sharding", None) or _default_sharding()
@@ -93,7 +93,19 @@ def _abstract(template: Any) -> Any:
 
 
 def _default_sharding():
+    if jax.process_count() > 1:  # every process must hold a shard of what it restores
+        return _replicated(None)
     return jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+
+def _replicated(sharding: Any):
+    """A whole copy on every device of ``sharding``'s mesh (all devices when it has none)."""
+    if isinstance(sharding, jax.sharding.NamedSharding):
+        return jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+    if jax.process_count() == 1:
+        return jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    mesh = jax.sharding.Mesh(np.array(jax.devices()), ("all",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
 
 def _digest(arrays: list[np.ndarray]) -> str:

@@ -28,6 +28,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from jaxrl_suite.learner import check_learner
+from jaxrl_suite.runtime import distributed as dist
 from jaxrl_suite.runtime import rundir
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 from jaxrl_suite.runtime.episodes import THRESHOLD_RULE
@@ -257,14 +258,20 @@ def train_runs(
     record = _fingerprinted(trainer, spec, keys, hparams)
     fingerprint = rundir.fingerprint(record)
     out_dir = Path(out_dir) if out_dir is not None else None
+    writes = dist.is_writer()  # several processes: process 0 writes the files, all write checkpoints
     if out_dir is not None:
-        rundir.prepare(out_dir, resume=resume, overwrite=overwrite)
+        if dist.is_multiprocess():  # every process refuses a bad folder before process 0 changes it
+            rundir.prepare(out_dir, resume=resume, overwrite=overwrite, check_only=True)
+            dist.barrier("jaxrl_suite.rundir_checked")
+        if writes:
+            rundir.prepare(out_dir, resume=resume, overwrite=overwrite)
     elif resume:
         raise ValueError("resume needs an output directory holding checkpoints")
+    dist.barrier("jaxrl_suite.rundir")
     ckpt = Checkpointer(out_dir / "checkpoints") if out_dir is not None else None
     if resume:
         _check_same_run(out_dir, ckpt, record, fingerprint)
-    elif out_dir is not None:
+    elif out_dir is not None and writes:
         rundir.write_record(out_dir, {"fingerprint": fingerprint, "record": record})
     dynamic = on_chunk is not None  # env params become a chunk argument, checkpointed with the state
     meta_base = {
@@ -279,7 +286,7 @@ def train_runs(
     # a learner that shards inside its update (the ES meta-trainer: its population) lays out the run axis
     sharding = getattr(trainer, "run_sharding", run_sharding)(num_runs)
     episode_metrics = EPISODE_METRICS | frozenset(getattr(trainer, "episode_metrics", ()))
-    keys, hparams = jax.device_put((keys, hparams), sharding)
+    keys, hparams = dist.put((keys, hparams), sharding)
 
     # compiled functions reused across calls, keyed by everything that shapes the program: a trainer copied
     # by ``with_env_params`` shares this dict but not its programs
@@ -293,7 +300,7 @@ def train_runs(
     jax.block_until_ready(state)
     init_s = time.perf_counter() - t0
     replicated = NamedSharding(sharding.mesh, PartitionSpec())
-    env_params = jax.device_put(trainer.env_params, replicated) if dynamic else None
+    env_params = dist.put(trainer.env_params, replicated) if dynamic else None
 
     def stored(st, ep):  # what a checkpoint holds: the state, and the env params of a curriculum
         return {"learner": st, "env_params": ep} if dynamic else st
@@ -324,10 +331,10 @@ def train_runs(
                     intact_step=exc.intact_step,
                 ) from exc
         if dynamic:
-            state, env_params = restored["learner"], jax.device_put(restored["env_params"], replicated)
+            state, env_params = restored["learner"], dist.put(restored["env_params"], replicated)
         else:
             state = restored
-        state = jax.device_put(state, sharding)
+        state = dist.put(state, sharding)
         start_update = int(meta["update"])
         for r, u in (meta.get("diverged") or {}).items():
             diverged_at[int(r)] = int(u)
@@ -366,7 +373,9 @@ def train_runs(
         diverged = {str(r): int(u) for r, u in enumerate(p.diverged_at) if u != NOT_DIVERGED}
         return {**meta_base, "update": p.update, "diverged": diverged}
 
-    writer = MetricsWriter(out_dir, resume_from_update=start_update) if out_dir is not None else None
+    writer = (
+        MetricsWriter(out_dir, resume_from_update=start_update) if out_dir is not None and writes else None
+    )
     committed = _Progress(state, start_update, (), diverged_at, env_params)
     stopped_early = False
     saved_update = start_update if resume else None
@@ -378,7 +387,7 @@ def train_runs(
         initial=start_update * cfg.batch_size,
         unit="step",
         unit_scale=True,
-        disable=not progress,
+        disable=not (progress and writes),
         file=sys.stderr,
         dynamic_ncols=True,
         desc=title or "train",
@@ -387,7 +396,7 @@ def train_runs(
     )
     recent = np.nan
     chunk_index = 0
-    stop = StopRequest(quiet=not progress)
+    stop = StopRequest(quiet=not (progress and writes))
     try:
         with stop:
             while committed.update < total and not stop.requested:
@@ -396,7 +405,7 @@ def train_runs(
                 fn = chunk_fn(n)
                 t = time.perf_counter()
                 new_state, m, ok = fn(committed.state, hparams, committed.env_params)
-                m, ok = jax.device_get((m, ok))
+                m, ok = dist.to_host((m, ok))
                 train_s += time.perf_counter() - t
                 event("chunk_computed")
                 new_div = np.minimum(
@@ -409,7 +418,7 @@ def train_runs(
                 if dynamic:
                     proposed, stop_hook = on_chunk(new_state, m)
                     if proposed is not None:
-                        next_params = jax.device_put(proposed, replicated)
+                        next_params = dist.put(proposed, replicated)
                 committed = _Progress(
                     new_state, committed.update + n, (*committed.chunks, m), new_div, next_params
                 )
@@ -456,7 +465,7 @@ def train_runs(
         finally:
             if ckpt is not None:
                 ckpt.close()
-    if interrupted and ckpt is not None:
+    if interrupted and ckpt is not None and writes:
         print(
             f"\ninterrupted at update {committed.update}/{total}; checkpoint saved in {ckpt.directory}; "
             "rerun with --resume (resume=True) to continue",
@@ -467,6 +476,7 @@ def train_runs(
     chunks = committed.chunks
     metrics = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
     if start_update > 0 and out_dir is not None:
+        dist.barrier("jaxrl_suite.metrics")  # process 0 has closed metrics.jsonl
         metrics = read_metrics(out_dir / "metrics.jsonl")  # the whole run, not just the resumed part
     diverged = {r: int(u) for r, u in enumerate(committed.diverged_at) if u != NOT_DIVERGED}
     steps_done = (committed.update - start_update) * cfg.batch_size
@@ -491,12 +501,13 @@ def train_runs(
         "train_s": train_s,
         "steps_per_s": steps_done * num_runs / train_s if train_s > 0 else None,
         "devices": len(sharding.device_set),
+        "processes": jax.process_count(),
         "recent_return": None if not np.isfinite(recent) else recent,
         "on_divergence": on_divergence,
     }
     if metrics:
         summary.update(summarize(metrics, threshold, diverged=diverged))
-    if out_dir is not None:
+    if out_dir is not None and writes:
         if metrics:
             curve = metrics["return"].copy()
             for r in diverged:

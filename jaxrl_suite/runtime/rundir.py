@@ -45,8 +45,9 @@ def fingerprint(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def prepare(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Check ``out_dir`` can take this run before anything compiles; clear it first when ``overwrite``."""
+def prepare(out_dir: Path, *, resume: bool, overwrite: bool, check_only: bool = False) -> None:
+    """Check ``out_dir`` can take this run before anything compiles; clear it first when ``overwrite``
+    (``check_only``: only check, change nothing)."""
     if resume and overwrite:
         raise RunDirError("resume and overwrite exclude each other: continue the run, or replace it")
     if out_dir.exists() and not out_dir.is_dir():
@@ -73,9 +74,13 @@ def prepare(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
                 f"refusing to overwrite {out_dir}: it holds files that no run wrote ({', '.join(foreign[:6])}); "
                 "choose another output directory"
             )
+        if check_only:
+            return
         for e in entries:
             path = out_dir / e
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    if check_only:
+        return
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-").close()  # can we write here?
