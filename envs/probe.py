@@ -21,10 +21,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl_suite.env import Environment, EnvParams
-from jaxrl_suite.registry import register
+from jaxrl_suite.envs import PROBE_KINDS as KINDS
 from jaxrl_suite.spaces import Box, Discrete
-
-KINDS = ("constant", "obs", "two_step", "action", "obs_action", "continuing", "privileged")
 
 
 @struct.dataclass
@@ -98,15 +96,3 @@ class PrivilegedProbeEnv(ProbeEnv):
 
     def privileged_observation(self, state: ProbeState, params) -> jax.Array:
         return state.hidden
-
-
-for _kind in KINDS:
-    for _cont in (False, True):
-        register(
-            f"Probe-{_kind}-{'continuous' if _cont else 'discrete'}-v0",
-            PrivilegedProbeEnv if _kind == "privileged" else ProbeEnv,
-            f"learner probe: {_kind} ({'Box' if _cont else 'Discrete'} actions)",
-            family="probe",
-            kind=_kind,
-            continuous=_cont,
-        )

@@ -16,9 +16,10 @@ import os
 import subprocess
 import sys
 import time
-import typing
 from pathlib import Path
 from typing import Any
+
+from jaxrl_suite.cli_options import add_dataclass_options, collect
 
 ALGOS = {"ppo": "jaxrl_suite.algos.ppo", "drift": "jaxrl_suite.algos.drift_ppo"}
 # Conventional "solved" returns, used as the default --threshold for steps_to_threshold.
@@ -54,76 +55,7 @@ def _algo_module(name: str):
     return importlib.import_module(ALGOS[name])
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Dataclass <-> argparse
-
-
-def _parse_value(text: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, tuple):
-        return tuple(int(x) for x in text.split(",") if x)
-    if isinstance(default, int) and not isinstance(default, bool):
-        value = float(text)
-        if not value.is_integer():
-            raise ValueError(text)
-        return int(value)
-    if isinstance(default, float):
-        return float(text)
-    if default is None:
-        for cast in (int, float):
-            try:
-                return cast(text)
-            except ValueError:
-                pass
-        return None if text.lower() == "none" else text
-    return text
-
-
-def _value_parser(default: Any):
-    """A parser for one option; its name is what argparse shows for a bad value ("invalid int value")."""
-
-    def parse(text: str) -> Any:
-        return _parse_value(text, default)
-
-    kind = type(default).__name__
-    parse.__name__ = {"tuple": "comma-separated int", "NoneType": "number or string"}.get(kind, kind)
-    return parse
-
-
-def _add_dataclass_options(
-    parser: argparse.ArgumentParser, cls: type, title: str, aliases: dict | None = None
-):
-    group = parser.add_argument_group(title)
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        flags = [f"--{f.name.replace('_', '-')}"] + list((aliases or {}).get(f.name, []))
-        if hints.get(f.name) in (bool, bool | None) or isinstance(default, bool):
-            group.add_argument(
-                *flags,
-                dest=f.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=f"(default {default})",
-            )
-        else:
-            group.add_argument(
-                *flags,
-                dest=f.name,
-                default=None,
-                metavar="V",
-                type=_value_parser(default),
-                help=f"(default {default})",
-            )
-
-
-def _collect(args: argparse.Namespace, cls: type) -> dict:
-    return {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(cls)
-        if getattr(args, f.name, None) is not None
-    }
+# Dataclass <-> argparse: jaxrl_suite/cli_options.py (shared with meta-train)
 
 
 def _env_overrides(pairs: list[str]) -> dict:
@@ -164,7 +96,7 @@ def _typed_options(args, module) -> dict:
         if getattr(args, name, None) is not None:
             typed[name] = getattr(args, name)
     for key, cls in (("config", module.Config), ("hparams", module.Hparams)):
-        given = _collect(args, cls)
+        given = collect(args, cls)
         if given:
             typed[key] = json.loads(json.dumps(given))  # tuples as lists, as stored
     return typed
@@ -205,8 +137,8 @@ def _validate_early(args) -> tuple[Any, dict, Any]:
             "seed": args.seed if args.seed is not None else 0,
         }
         try:
-            config = module.Config(**_collect(args, module.Config)).validate()
-            hparams = module.Hparams(**_collect(args, module.Hparams))
+            config = module.Config(**collect(args, module.Config)).validate()
+            hparams = module.Hparams(**collect(args, module.Hparams))
         except TypeError as exc:
             raise ValueError(str(exc)) from exc
         spec["config"] = json.loads(json.dumps(dataclasses.asdict(config)))
@@ -579,11 +511,16 @@ def cmd_render(args) -> int:
     return 0
 
 
-def _experiments_dir() -> Path:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (base / "experiments").is_dir():
+def _experiments_dir(bases: list[Path] | None = None) -> Path:
+    """The repository's experiments/ folder: benchmarks are scripts beside the package, not part of it."""
+    for base in bases or (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if any((base / "experiments").glob("bench_*.py")):
             return base / "experiments"
-    raise ValueError("the experiments/ folder was not found (run from a checkout of jaxrl-suite)")
+    raise ValueError(
+        "`jaxrl-suite bench` needs the repository: the benchmark scripts live in its experiments/ folder, "
+        "which an installed package does not include. Clone jaxrl-suite and run it from there (`make bench`, "
+        "or `jaxrl-suite bench NAME` inside the clone)"
+    )
 
 
 def cmd_bench(args) -> int:
@@ -699,14 +636,20 @@ def _add_training_options(p: argparse.ArgumentParser, module) -> None:
     g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0's coordinator")
     g.add_argument("--num-processes", type=int, metavar="N", help="how many processes take part")
     g.add_argument("--process-id", type=int, metavar="I", help="this process' rank, 0 to N-1")
-    _add_dataclass_options(
+    add_dataclass_options(
         p, module.Config, "learner configuration (static)", {"total_timesteps": ["--total-steps"]}
     )
-    _add_dataclass_options(p, module.Hparams, "hyperparameters (vmappable)")
+    add_dataclass_options(p, module.Hparams, "hyperparameters (vmappable)")
     _add_common(p)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None, algo: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. Only the subcommand about to run (``command``, and for train/sweep ``algo``) gets
+    its options, so that `list` or `--help` import no learner (flax, optax, evosax); None builds them all."""
+
+    def wanted(cmd: str, name: str | None = None) -> bool:
+        return command in (None, cmd) and (name is None or algo is None or algo == name or command is None)
+
     top = argparse.ArgumentParser(prog="jaxrl-suite", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -719,8 +662,10 @@ def parser() -> argparse.ArgumentParser:
     algo_sub = p.add_subparsers(dest="algo", required=True)
     for name, mod in ALGOS.items():
         q = algo_sub.add_parser(name, help=f"{name} (see `jaxrl-suite train {name} -h`)")
-        module = importlib.import_module(mod)
-        _add_training_options(q, module)
+        q.set_defaults(fn=cmd_train)
+        if not wanted("train", name):
+            continue
+        _add_training_options(q, importlib.import_module(mod))
         q.add_argument(
             "--threshold",
             type=float,
@@ -728,17 +673,18 @@ def parser() -> argparse.ArgumentParser:
             "last 20 finished episodes reaches it",
         )
         q.add_argument("--checkpoint-every", type=int, default=10, help="chunks between checkpoints")
-        q.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("sweep", help="seeds x settings in one compiled program; table + plot")
     algo_sub = p.add_subparsers(dest="algo", required=True)
     for name, mod in ALGOS.items():
-        q = algo_sub.add_parser(name)
+        q = algo_sub.add_parser(name, help=f"{name} (see `jaxrl-suite sweep {name} -h`)")
+        q.set_defaults(fn=cmd_sweep)
+        if not wanted("sweep", name):
+            continue
         _add_training_options(q, importlib.import_module(mod))
         q.add_argument("--grid", action="append", metavar="NAME=v1,v2,...", help="grid values (repeatable)")
         q.add_argument("--random", action="append", metavar="NAME=low:high[:log]", help="random-search range")
         q.add_argument("--samples", type=int, default=8, help="settings drawn by --random")
-        q.set_defaults(fn=cmd_sweep)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint over N episodes")
     p.add_argument("--checkpoint", required=True, help="run directory or its checkpoints/ folder")
@@ -767,7 +713,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("meta-train", help="meta-train a drift objective (LPO/TA-LPO) with evosax OpenES")
-    importlib.import_module("jaxrl_suite.cli_meta").add_arguments(p)
+    if wanted("meta-train"):
+        importlib.import_module("jaxrl_suite.cli_meta").add_arguments(p)
     p.set_defaults(fn=cmd_meta_train)
 
     p = sub.add_parser("demo", help="train PPO on CartPole-v1 to solving: summary, plot, checkpoint")
@@ -859,11 +806,12 @@ def main(argv: list[str] | None = None) -> int:
         processes = _join_processes(argv, cpu)
     except ValueError as exc:
         return _error(argv, str(exc), 2)
-    if not cpu.backend_initialized() and processes is None:  # (in-process callers keep their own layout)
+    compiles = bool(argv) and argv[0] in COMPILING_COMMANDS
+    if compiles and processes is None and not cpu.backend_initialized():  # (in-process callers keep theirs)
         cpu.configure(runs=_peek_runs(argv))
     _enable_compile_cache(argv)
     try:
-        args = parser().parse_args(argv)
+        args = parser(argv[0] if argv else None, argv[1] if len(argv) > 1 else None).parse_args(argv)
         return int(args.fn(args) or 0)
     except BrokenPipeError:  # e.g. `jaxrl-suite list | head`: the reader left; exit quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

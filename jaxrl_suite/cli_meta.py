@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
-from jaxrl_suite.algos.meta import CRN_MODES, ESConfig, MetaConfig
+from jaxrl_suite.algos.meta import ESConfig, MetaConfig
+from jaxrl_suite.cli_options import add_dataclass_options, collect
 
 PRESETS: dict[str, dict] = {
     "cartpole": {  # MetaConfig's defaults
@@ -84,17 +85,21 @@ PRESETS: dict[str, dict] = {
     },
 }
 
-INNER_FLAGS = {
-    "total_steps": "total_timesteps",
-    "num_envs": "num_envs",
-    "num_steps": "num_steps",
-    "epochs": "update_epochs",
-    "minibatches": "num_minibatches",
+INNER_ALIASES = {  # the inner learner's shorter spellings
+    "total_timesteps": ["--total-steps"],
+    "num_envs": ["--num-envs"],
+    "num_steps": ["--num-steps"],
+    "update_epochs": ["--epochs"],
+    "num_minibatches": ["--minibatches"],
 }
+META_SKIP = ("envs", "es", "inner", "inner_hparams")  # options of their own below
+INNER_SKIP = ("drift", "drift_hidden", "drift_weights")  # set by the meta config (--drift, --hidden)
+HPARAM_SKIP = ("drift_params", "drift_ppo", "drift_dpo")  # what is meta-trained, and the base (--base)
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options of ``meta-train``; any option left unset keeps the preset's value."""
+    """Options of ``meta-train``, generated from ``MetaConfig``, ``ESConfig``, ``DriftConfig`` and
+    ``DriftHparams`` (the inner learner's as ``--inner-*``); any option left unset keeps the preset's value."""
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cartpole")
     ap.add_argument(
         "--env",
@@ -103,28 +108,28 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="ID",
         help="inner environment (repeat for several; fitness is then normalised per env)",
     )
-    ap.add_argument("--drift", choices=("lpo", "ta_lpo"), default="lpo")
-    ap.add_argument("--hidden", type=int, help="drift network width")
-    ap.add_argument(
-        "--base",
-        choices=("ppo", "dpo", "none"),
-        default="ppo",
-        help="closed-form drift the network adds to (ppo = LPO's PPO-init)",
+    ap.add_argument("--generations", type=int, help="ES generations (default: the preset's)")
+    add_dataclass_options(
+        ap, MetaConfig, "meta-training (MetaConfig)", skip=META_SKIP, default_note="default: the preset's"
     )
-    ap.add_argument("--population", type=int)
-    ap.add_argument("--seeds", type=int, help="inner runs per population member")
-    ap.add_argument("--eval-seeds", type=int, help="held-out seeds for the ES mean and the baselines")
-    ap.add_argument("--generations", type=int)
-    ap.add_argument("--sigma", type=float)
-    ap.add_argument("--sigma-decay", type=float)
-    ap.add_argument("--lr", type=float, help="ES (Adam) learning rate")
-    ap.add_argument("--lr-decay", type=float)
-    ap.add_argument("--crn", choices=CRN_MODES, help="common random numbers across the population")
-    ap.add_argument("--fitness-tail", type=float, help="fraction of final inner updates scored (default 0.1)")
-    ap.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None)
-    ap.add_argument("--inner-lr", type=float, help="inner PPO learning rate")
-    for flag in INNER_FLAGS:
-        ap.add_argument(f"--{flag.replace('_', '-')}", type=int, dest=flag, help="inner run setting")
+    add_dataclass_options(ap, ESConfig, "evolution strategy (ESConfig)", default_note="default: the preset's")
+    add_dataclass_options(
+        ap,
+        DriftConfig,
+        "inner learner (DriftConfig), as --inner-<field>",
+        INNER_ALIASES,
+        prefix="inner-",
+        skip=INNER_SKIP,
+        default_note="default: the preset's",
+    )
+    add_dataclass_options(
+        ap,
+        DriftHparams,
+        "inner hyperparameters (DriftHparams), as --inner-<field>",
+        prefix="inner-",
+        skip=HPARAM_SKIP,
+        default_note="default: the preset's",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="output folder (default runs/meta-<drift>-<stamp>)")
     ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
@@ -140,44 +145,17 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> tuple[MetaConfig, int]:
     """The ``MetaConfig`` and generation count the options describe (validated, nothing compiled)."""
     preset = PRESETS[args.preset]
-    es_kw = {
-        k: v
-        for k, v in {
-            "population": args.population,
-            "sigma": args.sigma,
-            "sigma_decay": args.sigma_decay,
-            "lr": args.lr,
-            "lr_decay": args.lr_decay,
-        }.items()
-        if v is not None
-    }
-    inner_kw = {dst: getattr(args, src) for src, dst in INNER_FLAGS.items() if getattr(args, src) is not None}
-    meta_kw = dict(preset["meta"])
-    meta_kw.update(
-        {
-            k: v
-            for k, v in {
-                "hidden": args.hidden,
-                "seeds": args.seeds,
-                "eval_seeds": args.eval_seeds,
-                "crn": args.crn,
-                "fitness_tail": args.fitness_tail,
-                "normalize": args.normalize,
-            }.items()
-            if v is not None
-        }
-    )
-    hp = preset["inner_hparams"]
-    if args.inner_lr is not None:
-        hp = hp.replace(lr=args.inner_lr)
+    meta_kw = {**preset["meta"], **collect(args, MetaConfig, skip=META_SKIP)}
     try:
         config = MetaConfig(
             envs=tuple(args.envs or preset["envs"]),
-            drift=args.drift,
-            base=args.base,
-            es=dataclasses.replace(preset["es"], **es_kw),
-            inner=dataclasses.replace(preset["inner"], **inner_kw),
-            inner_hparams=hp,
+            es=dataclasses.replace(preset["es"], **collect(args, ESConfig)),
+            inner=dataclasses.replace(
+                preset["inner"], **collect(args, DriftConfig, prefix="inner_", skip=INNER_SKIP)
+            ),
+            inner_hparams=preset["inner_hparams"].replace(
+                **collect(args, DriftHparams, prefix="inner_", skip=HPARAM_SKIP)
+            ),
             **meta_kw,
         )
     except TypeError as exc:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
 
 
 def backend_initialized() -> bool:
+    if "jax" not in sys.modules:  # not even imported (`jaxrl-suite list` never imports it)
+        return False
     try:
         from jax._src import xla_bridge
 

@@ -14,8 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from jaxrl_suite.adapters.brax import BRAX_ENVS, BraxEnv
-from jaxrl_suite.adapters.gymnax import GYMNAX_ENVS, make_gymnax
+from jaxrl_suite.adapters.ids import BRAX_ENVS, GYMNAX_ENVS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +51,13 @@ def _load_builtins() -> None:
         return
     _BUILTINS_LOADED = True
     for env_id, desc in GYMNAX_ENVS.items():
-        register(env_id, make_gymnax, desc, family="gymnax", env_id=env_id)
+        register(env_id, "jaxrl_suite.adapters.gymnax:make_gymnax", desc, family="gymnax", env_id=env_id)
     for name, desc in BRAX_ENVS.items():
-        register(f"brax/{name}", BraxEnv, f"Brax {desc}", family="brax", name=name)
-    importlib.import_module("jaxrl_suite.envs")  # our families register themselves on import
+        register(
+            f"brax/{name}", "jaxrl_suite.adapters.brax:BraxEnv", f"Brax {desc}", family="brax", name=name
+        )
+    # our families register themselves on import, by name: an env's code loads when it is made
+    importlib.import_module("jaxrl_suite.envs")
 
 
 FAMILY_ALIASES = {"grid": "minigrid"}  # the README's name for the MiniGrid-faithful grid worlds

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +106,30 @@ def test_progress_bar_shows_one_speed(tiny_trainer, tmp_path, capsys):
     train_runs(tiny_trainer, jax.random.split(jax.random.key(0), 2), PPOHparams(), chunk_updates=4)
     bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert bar.count("/s") == 1 and "steps/s over 2 run(s)" in bar, bar
+
+
+def test_bench_outside_a_checkout_says_it_needs_the_repository(tmp_path):
+    from jaxrl_suite import cli
+
+    (tmp_path / "experiments").mkdir()  # a folder of that name without our scripts is not the repository
+    with pytest.raises(ValueError, match="needs the repository"):
+        cli._experiments_dir([tmp_path])
+    assert cli._experiments_dir([tmp_path, Path(cli.__file__).resolve().parents[1]]).name == "experiments"
+
+
+def test_list_and_help_import_no_learner():
+    code = (
+        "import sys; from jaxrl_suite.cli import main; main(['list']);"
+        "print(sorted(m for m in ('flax', 'optax', 'evosax', 'gymnax', 'jax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    code = (
+        "import sys; from jaxrl_suite.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in ('flax', 'optax', 'evosax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_quick_benchmark_leaves_the_committed_results_alone(tmp_path):

@@ -210,7 +210,9 @@ def test_meta_training_runs_in_the_runtime_loop(meta, whole):
     assert {"run.json", "metrics.jsonl", "checkpoints", "drift.json", "meta_metrics.jsonl"} <= files
     rows = [json.loads(line) for line in (whole.out_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["update"] for r in rows] == [0, 1] and rows[1]["steps"] == 2 * learner.config.batch_size
-    np.testing.assert_allclose([r["fitness_mean"][0] for r in rows], [h["fitness_mean"] for h in whole.history])
+    np.testing.assert_allclose(
+        [r["fitness_mean"][0] for r in rows], [h["fitness_mean"] for h in whole.history]
+    )
     one, row = meta.step(meta.init(jax.random.key(2)))  # the eager generation equals the compiled one
     two, _ = meta.step(one)
     assert row["fitness_mean"] == pytest.approx(whole.history[0]["fitness_mean"], rel=1e-6)

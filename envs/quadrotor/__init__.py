@@ -4,23 +4,41 @@
 Importing registers ``Quadrotor-Hover-v0`` and ``Quadrotor-FigureEight-v0`` (family ``quadrotor``).
 """
 
-from jaxrl_suite.envs.quadrotor.hover import Hover, apply_curriculum, curriculum_reward
-from jaxrl_suite.envs.quadrotor.task import QuadrotorParams, QuadrotorState, QuadrotorTask, RewardParams
-from jaxrl_suite.envs.quadrotor.tracking import FigureEight, FigureEightParams
+import importlib
+
 from jaxrl_suite.registry import register
 
 register(
     "Quadrotor-Hover-v0",
-    Hover,
+    "jaxrl_suite.envs.quadrotor.hover:Hover",
     "Crazyflie (L2F model, RK4 100 Hz): recover from up to 90° tilt and hover; 146-dim obs, 4 RPM actions",
     family="quadrotor",
 )
 register(
     "Quadrotor-FigureEight-v0",
-    FigureEight,
+    "jaxrl_suite.envs.quadrotor.tracking:FigureEight",
     "Crazyflie (L2F model): track a 0.6 m figure-eight; obs adds the reference position and velocity",
     family="quadrotor",
 )
+
+_LAZY = {  # loaded on first use, so that listing the ids imports no JAX library
+    "Hover": "hover",
+    "apply_curriculum": "hover",
+    "curriculum_reward": "hover",
+    "QuadrotorParams": "task",
+    "QuadrotorState": "task",
+    "QuadrotorTask": "task",
+    "RewardParams": "task",
+    "FigureEight": "tracking",
+    "FigureEightParams": "tracking",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FigureEight",

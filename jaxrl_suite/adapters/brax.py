@@ -13,22 +13,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl_suite.adapters.ids import BRAX_ENVS  # noqa: F401  (re-exported)
 from jaxrl_suite.env import Environment, EnvParams
 from jaxrl_suite.spaces import Box
-
-BRAX_ENVS = {
-    "ant": "quadruped: run forward",
-    "halfcheetah": "planar cheetah: run forward",
-    "hopper": "planar one-legged hopper: hop forward",
-    "humanoid": "3-D humanoid: run forward",
-    "humanoidstandup": "3-D humanoid: stand up from lying",
-    "inverted_pendulum": "cart-pole with a continuous force",
-    "inverted_double_pendulum": "cart with a double pendulum: balance",
-    "pusher": "arm: push an object to a target",
-    "reacher": "two-link arm: reach a target",
-    "swimmer": "three-link swimmer: swim forward",
-    "walker2d": "planar biped: walk forward",
-}
 
 
 @struct.dataclass

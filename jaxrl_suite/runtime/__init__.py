@@ -1,18 +1,27 @@
-"""Training runtime: chunked compiled loops with progress, metrics, checkpoints and sharding."""
+"""Training runtime: chunked compiled loops with progress, metrics, checkpoints and sharding.
 
-from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
-from jaxrl_suite.runtime.loop import DivergedError, RunResult, batch_hparams, summarize, train_runs
-from jaxrl_suite.runtime.rundir import RunDirError
-from jaxrl_suite.runtime.sharding import run_sharding
+Names load on first use, so that importing a light submodule (``rundir``, ``distributed``) imports no learner.
+"""
 
-__all__ = [
-    "CheckpointError",
-    "Checkpointer",
-    "DivergedError",
-    "RunDirError",
-    "RunResult",
-    "batch_hparams",
-    "run_sharding",
-    "summarize",
-    "train_runs",
-]
+import importlib
+
+_LAZY = {
+    "CheckpointError": "checkpoint",
+    "Checkpointer": "checkpoint",
+    "DivergedError": "loop",
+    "RunResult": "loop",
+    "batch_hparams": "loop",
+    "summarize": "loop",
+    "train_runs": "loop",
+    "RunDirError": "rundir",
+    "run_sharding": "sharding",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)
