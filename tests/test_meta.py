@@ -199,7 +199,7 @@ def test_ppo_is_a_zero_network_and_methods_share_one_program(meta):
 def whole(meta, tmp_path_factory):
     """Two generations in the runtime loop, uninterrupted (shared by the resume and the sharding tests)."""
     out = tmp_path_factory.mktemp("meta") / "a"
-    return meta_train(meta, jax.random.key(2), 2, out_dir=out, progress=False, final_eval=False)
+    return meta_train(meta, jax.random.key(2), 2, out_dir=out, progress=False, final_eval=False, eval_every=2)
 
 
 def test_meta_training_runs_in_the_runtime_loop(meta, whole):
@@ -210,6 +210,12 @@ def test_meta_training_runs_in_the_runtime_loop(meta, whole):
     assert {"run.json", "metrics.jsonl", "checkpoints", "drift.json", "meta_metrics.jsonl"} <= files
     rows = [json.loads(line) for line in (whole.out_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["update"] for r in rows] == [0, 1] and rows[1]["steps"] == 2 * learner.config.batch_size
+    # the per-chunk hook evaluates the ES mean on held-out seeds every eval_every generations
+    assert "eval_fitness" not in whole.history[0] and np.isfinite(whole.history[1]["eval_fitness"])
+    held_out = meta.evaluate(
+        {"m": meta.method_hparams("learned", whole.drift_params)}, meta.eval_keys(jax.random.key(2))
+    )
+    assert whole.history[1]["eval_fitness"] == pytest.approx(float(np.mean(nanmean(held_out["m"]["final"]))))
     np.testing.assert_allclose(
         [r["fitness_mean"][0] for r in rows], [h["fitness_mean"] for h in whole.history]
     )

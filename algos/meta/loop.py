@@ -81,7 +81,7 @@ def meta_train(
     def on_chunk(state, metrics):  # the held-out evaluation of the ES mean, every eval_every generations
         g = int(np.asarray(state.generation)[0])
         if g % eval_every == 0 or g == generations:
-            mean = jax.tree.map(lambda x: np.asarray(x)[0], meta.evolution.mean(state.es))
+            mean = meta.mean_params(jax.tree.map(lambda x: x[0], state))  # the one meta-run's ES mean
             res = meta.evaluate({"learned": meta.method_hparams("learned", mean)}, meta.eval_keys(key))
             per_env = nanmean(res["learned"]["final"])
             score = (
