@@ -4,7 +4,7 @@ The names below load on first use, so ``import jaxrl_suite.cpu`` (or the CLI) ca
 before gymnax's import initialises it.
 """
 
-import importlib
+from jaxrl_suite import lazy
 
 __version__ = "0.1.0"
 _LAZY = {
@@ -20,12 +20,7 @@ _LAZY = {
 __all__ = [*sorted(_LAZY), "__version__"]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'jaxrl_suite' has no attribute {name!r}")
+__getattr__ = lazy.attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

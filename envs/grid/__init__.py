@@ -9,8 +9,7 @@ missions ``mission`` (int32 placeholder indices). ``env.render(state, params)`` 
 
 from __future__ import annotations
 
-import importlib
-
+from jaxrl_suite import lazy
 from jaxrl_suite.registry import register
 
 _P = "jaxrl_suite.envs.grid.envs."
@@ -208,13 +207,14 @@ for _name, _q, _box, _blk, _room, _vis, _v1 in (
 for _id, (_entry, _kw, _desc) in MINIGRID_IDS.items():
     register(_id, _entry, _desc, family="minigrid", **_kw)
 
-_LAZY = {"GridEnv": "base", "GridParams": "state", "GridState": "state"}  # loaded on first use, not by `list`
+_LAZY = {
+    "GridEnv": ".base",
+    "GridParams": ".state",
+    "GridState": ".state",
+}  # loaded on first use, not by `list`
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.attributes(__name__, _LAZY)
 
 
 __all__ = ["GridEnv", "GridParams", "GridState", "MINIGRID_IDS"]

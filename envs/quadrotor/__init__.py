@@ -4,8 +4,7 @@
 Importing registers ``Quadrotor-Hover-v0`` and ``Quadrotor-FigureEight-v0`` (family ``quadrotor``).
 """
 
-import importlib
-
+from jaxrl_suite import lazy
 from jaxrl_suite.registry import register
 
 register(
@@ -22,22 +21,19 @@ register(
 )
 
 _LAZY = {  # loaded on first use, so that listing the ids imports no JAX library
-    "Hover": "hover",
-    "apply_curriculum": "hover",
-    "curriculum_reward": "hover",
-    "QuadrotorParams": "task",
-    "QuadrotorState": "task",
-    "QuadrotorTask": "task",
-    "RewardParams": "task",
-    "FigureEight": "tracking",
-    "FigureEightParams": "tracking",
+    "Hover": ".hover",
+    "apply_curriculum": ".hover",
+    "curriculum_reward": ".hover",
+    "QuadrotorParams": ".task",
+    "QuadrotorState": ".task",
+    "QuadrotorTask": ".task",
+    "RewardParams": ".task",
+    "FigureEight": ".tracking",
+    "FigureEightParams": ".tracking",
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -3,25 +3,22 @@
 Names load on first use, so that importing a light submodule (``rundir``, ``distributed``) imports no learner.
 """
 
-import importlib
+from jaxrl_suite import lazy
 
 _LAZY = {
-    "CheckpointError": "checkpoint",
-    "Checkpointer": "checkpoint",
-    "DivergedError": "loop",
-    "RunResult": "loop",
-    "batch_hparams": "loop",
-    "summarize": "loop",
-    "train_runs": "loop",
-    "RunDirError": "rundir",
-    "run_sharding": "sharding",
+    "CheckpointError": ".checkpoint",
+    "Checkpointer": ".checkpoint",
+    "DivergedError": ".loop",
+    "RunResult": ".loop",
+    "batch_hparams": ".loop",
+    "summarize": ".loop",
+    "train_runs": ".loop",
+    "RunDirError": ".rundir",
+    "run_sharding": ".sharding",
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.attributes(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)
