@@ -151,6 +151,8 @@ class DriftTrainer(ppo.Trainer):
 
 def make_train(config: DriftConfig, env: Any, env_params: Any = None) -> DriftTrainer:
     """Validate everything (before any compile) and build the trainer: ``trainer(key, hparams)`` trains."""
+    if config.policy != "mlp":  # the recurrent trainer has no drift variant yet: refuse, never ignore
+        raise ValueError(f"drift learners support policy='mlp' only for now, got {config.policy!r}")
     return DriftTrainer(config, env, env_params)
 
 

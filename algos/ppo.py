@@ -72,6 +72,9 @@ class PPOHparams:
         return self
 
 
+POLICIES = ("mlp", "gru", "lstm")
+
+
 @dataclasses.dataclass(frozen=True)
 class PPOConfig:
     """Static configuration: everything that sets array shapes or program structure."""
@@ -96,6 +99,8 @@ class PPOConfig:
     reset_mode: str = "always"
     pool_size: int | None = None
     gae_unroll: int = 8
+    policy: str = "mlp"  # mlp | gru | lstm (recurrent: algos/ppo_rnn.py)
+    rnn_hidden: int = 128  # recurrent core width (gru, lstm)
 
     @property
     def batch_size(self) -> int:
@@ -136,6 +141,16 @@ class PPOConfig:
             )
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden layer sizes must be positive, got {self.hidden}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose from {POLICIES}")
+        if self.policy != "mlp":
+            if int(self.rnn_hidden) < 1:
+                raise ValueError(f"rnn_hidden must be >= 1, got {self.rnn_hidden}")
+            if self.num_envs % self.num_minibatches:
+                raise ValueError(
+                    f"a recurrent policy splits minibatches along envs: num_minibatches={self.num_minibatches} "
+                    f"must divide num_envs={self.num_envs}"
+                )
         if self.asymmetric_critic and self.shared_torso:
             raise ValueError(
                 "an asymmetric critic reads a different observation: it needs shared_torso=False"
@@ -321,6 +336,10 @@ class Trainer:
             return x
         return self._prep(critic_obs, rms)
 
+    def init_params(self, key: jax.Array, x: jax.Array, critic_obs: jax.Array) -> Any:
+        """Fresh network parameters for a batch of flat observations."""
+        return self.network.init(key, x, critic_obs if self.config.asymmetric_critic else None)
+
     def init(self, key: jax.Array, hparams: PPOHparams | None = None) -> PPOState:
         """Fresh network, optimiser and environments."""
         hp = (PPOHparams() if hparams is None else hparams).validate()  # concrete values only; no-op in jit
@@ -333,7 +352,7 @@ class Trainer:
             if cfg.asymmetric_critic
             else jnp.zeros((cfg.num_envs, 0))
         )
-        params = self.network.init(k_net, x, critic_obs if cfg.asymmetric_critic else None)
+        params = self.init_params(k_net, x, critic_obs)
         obs_rms = RunningMeanStd.zeros((self.obs_dim,))
         critic_rms = RunningMeanStd.zeros((self.critic_dim,))
         if cfg.normalize_obs:
@@ -472,27 +491,7 @@ class Trainer:
         def loss_fn(params, mb: Batch):
             pi = net.apply(params, mb.x, method=net.policy)
             value = net.apply(params, mb.critic_x, method=net.value)
-            logp = nets.log_prob(pi, mb.action, self.continuous)
-            log_ratio = logp - mb.old_log_prob
-            ratio = jnp.exp(log_ratio)
-            adv = mb.advantage
-            if cfg.normalize_advantages:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            value_loss = (value - mb.target) ** 2
-            if cfg.clip_value_loss:
-                clipped = mb.old_value + jnp.clip(value - mb.old_value, -hp.clip_eps, hp.clip_eps)
-                value_loss = jnp.maximum(value_loss, (clipped - mb.target) ** 2)
-            # every per-sample term averaged by one reduction (fewer kernels to compile and run)
-            per_sample = [
-                self.policy_loss(ratio, adv, hp, progress),
-                0.5 * value_loss,
-                nets.entropy(pi, self.continuous),
-                (ratio - 1.0) - log_ratio,
-                (jnp.abs(ratio - 1.0) > hp.clip_eps).astype(jnp.float32),
-            ]
-            stacked = jnp.stack(jnp.broadcast_arrays(*per_sample), axis=-1).mean(axis=0)  # see AUX_NAMES
-            terms = LossTerms.from_stacked(stacked)
-            return terms.policy_loss + hp.vf_coef * terms.value_loss - hp.ent_coef * terms.entropy, stacked
+            return self.loss_terms(pi, value, mb, hp, progress)
 
         def minibatch_step(carry, mb):
             params, opt_state = carry
@@ -509,6 +508,31 @@ class Trainer:
         perms = shuffles(key, cfg.update_epochs, cfg.batch_size)
         (params, opt_state), stacked = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
         return state.replace(params=params, opt_state=opt_state), LossTerms.from_stacked(stacked)
+
+    def loss_terms(self, pi, value: jax.Array, mb: Batch, hp: PPOHparams, progress: jax.Array):
+        """The minibatch loss and its terms stacked as ``AUX_NAMES`` (per-sample fields of ``mb`` flat)."""
+        cfg = self.config
+        logp = nets.log_prob(pi, mb.action, self.continuous)
+        log_ratio = logp - mb.old_log_prob
+        ratio = jnp.exp(log_ratio)
+        adv = mb.advantage
+        if cfg.normalize_advantages:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        value_loss = (value - mb.target) ** 2
+        if cfg.clip_value_loss:
+            clipped = mb.old_value + jnp.clip(value - mb.old_value, -hp.clip_eps, hp.clip_eps)
+            value_loss = jnp.maximum(value_loss, (clipped - mb.target) ** 2)
+        # every per-sample term averaged by one reduction (fewer kernels to compile and run)
+        per_sample = [
+            self.policy_loss(ratio, adv, hp, progress),
+            0.5 * value_loss,
+            nets.entropy(pi, self.continuous),
+            (ratio - 1.0) - log_ratio,
+            (jnp.abs(ratio - 1.0) > hp.clip_eps).astype(jnp.float32),
+        ]
+        stacked = jnp.stack(jnp.broadcast_arrays(*per_sample), axis=-1).mean(axis=0)  # see AUX_NAMES
+        terms = LossTerms.from_stacked(stacked)
+        return terms.policy_loss + hp.vf_coef * terms.value_loss - hp.ent_coef * terms.entropy, stacked
 
     def run(self, state: PPOState, hparams: PPOHparams, num_updates: int) -> tuple[PPOState, dict]:
         """``num_updates`` iterations in one ``lax.scan``; metrics stacked along the first axis."""
@@ -542,7 +566,12 @@ class Trainer:
 def make_train(
     config: PPOConfig, env: Any, env_params: Any = None, policy_loss: PolicyLoss | None = None
 ) -> Trainer:
-    """Validate everything (before any compile) and build the trainer: ``trainer(key, hparams)`` trains."""
+    """Validate everything (before any compile) and build the trainer: ``trainer(key, hparams)`` trains.
+    ``config.policy`` "gru" or "lstm" gives the recurrent trainer (``algos/ppo_rnn.py``)."""
+    if config.validate().policy != "mlp":
+        from jaxrl_suite.algos.ppo_rnn import RecurrentTrainer
+
+        return RecurrentTrainer(config, env, env_params, policy_loss)
     return Trainer(config, env, env_params, policy_loss)
 
 

@@ -1,0 +1,288 @@
+"""Recurrent PPO (GRU or LSTM core) on the same loop as ``algos/ppo.py``: ``PPOConfig(policy="gru")``.
+
+The network is an MLP torso, a recurrent cell, and the policy and value heads on the cell's output (the value
+head reads a feed-forward critic on privileged observations when ``asymmetric_critic``). The hidden state is
+zeroed wherever an episode starts (inside the scan, after auto-reset); the rollout keeps each env's hidden
+state at its start, and the update replays whole env sequences from it (minibatches split along envs, not
+time), so gradients flow through time within a rollout and never across an episode boundary, as in
+PureJaxRL's ``ppo_rnn.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct, traverse_util
+
+from jaxrl_suite.algos import networks as nets
+from jaxrl_suite.algos.gae import gae
+from jaxrl_suite.algos.ppo import Batch, LossTerms, PPOHparams, PPOState, Trainer, shuffles
+from jaxrl_suite.wrappers import normalize_reward
+
+
+class RecurrentActorCritic(nn.Module):
+    """MLP torso -> GRU/LSTM cell -> policy and value heads (orthogonal init as ``ActorCritic``)."""
+
+    action_dim: int
+    continuous: bool
+    cell: str = "gru"
+    rnn_hidden: int = 128
+    hidden: Sequence[int] = (64,)
+    activation: str = "tanh"
+    orthogonal: bool = True
+    log_std_init: float = 0.0
+    asymmetric_critic: bool = False
+
+    def setup(self):
+        ortho = self.orthogonal
+        self.torso = nets.MLP(self.hidden, self.activation, ortho, deferred_orthogonal=ortho)
+        cell = nn.GRUCell if self.cell == "gru" else nn.OptimizedLSTMCell
+        # Gram-Schmidt orthogonal recurrent kernels: flax's default uses LAPACK QR (deadlocks under vmap on
+        # XLA:CPU's 2-thread pool, see networks.orthogonal)
+        self.core = cell(self.rnn_hidden, recurrent_kernel_init=nets.orthogonal(1.0))
+        if self.asymmetric_critic:
+            self.critic_torso = nets.MLP(self.hidden, self.activation, ortho, deferred_orthogonal=ortho)
+        self.policy_head = nets._dense(
+            self.action_dim, nets.HEAD_SCALES["policy_head"], ortho, deferred=ortho
+        )
+        self.value_head = nets._dense(1, nets.HEAD_SCALES["value_head"], ortho, deferred=ortho)
+        if self.continuous:
+            self.log_std = self.param(
+                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+            )
+
+    def init(self, rngs, *args, **kwargs):
+        """flax ``init``, then the torso and head kernels made orthogonal (the cell keeps its own init)."""
+        variables = super().init(rngs, *args, **kwargs)
+        if not self.orthogonal:
+            return variables
+        key = rngs["params"] if isinstance(rngs, dict) else rngs
+        flat = traverse_util.flatten_dict(variables["params"])
+        paths = [p for p in flat if p[-1] == "kernel" and p[0] != "core"]
+        kernels = nets.orthogonal_stack(
+            jax.random.fold_in(key, 1),
+            [flat[p].shape for p in paths],
+            [nets.HEAD_SCALES.get(p[0], nets.HIDDEN_SCALE) for p in paths],
+        )
+        flat.update(zip(paths, kernels, strict=True))
+        return {**variables, "params": traverse_util.unflatten_dict(flat)}
+
+    def step(self, carry: Any, x: jax.Array, reset: jax.Array) -> tuple[Any, jax.Array]:
+        """One time step for a batch: the carry is zeroed where ``reset`` (an episode starts here)."""
+        carry = jax.tree.map(lambda c: jnp.where(reset[:, None], 0.0, c), carry)
+        return self.core(carry, self.torso(x))
+
+    def policy(self, h: jax.Array):
+        out = self.policy_head(h)
+        if self.continuous:
+            return out, jnp.broadcast_to(self.log_std, out.shape)
+        return out
+
+    def value(self, h: jax.Array) -> jax.Array:
+        """The value from the cell's output (or, with an asymmetric critic, from a critic observation)."""
+        if self.asymmetric_critic:
+            h = self.critic_torso(h)
+        return self.value_head(h)[..., 0]
+
+    def __call__(self, carry, x, reset, critic_x=None):
+        carry, h = self.step(carry, x, reset)
+        return carry, self.policy(h), self.value(h if critic_x is None else critic_x)
+
+
+@struct.dataclass
+class RecurrentPPOState(PPOState):
+    """``PPOState`` plus each env's hidden state and whether its next step starts an episode."""
+
+    hidden: Any = None
+    reset: Any = None
+
+
+@struct.dataclass
+class Sequences:
+    """One update's batch as env sequences: fields ``[num_steps, num_envs, ...]``, ``h0`` per env."""
+
+    batch: Batch
+    reset: jax.Array  # [T, N]: an episode starts at this step (the carry is zeroed before it)
+    h0: Any  # [N, H] (LSTM: a pair): each env's hidden state at the rollout's start
+
+
+class RecurrentTrainer(Trainer):
+    """PPO with a GRU or LSTM policy; same config, hyperparameters, metrics and runtime as ``Trainer``."""
+
+    def __init__(self, config, env, env_params=None, policy_loss=None):
+        super().__init__(config, env, env_params, policy_loss)
+        cfg = self.config
+        self.network = RecurrentActorCritic(
+            action_dim=self.action_dim,
+            continuous=self.continuous,
+            cell=cfg.policy,
+            rnn_hidden=cfg.rnn_hidden,
+            hidden=tuple(cfg.hidden),
+            activation=cfg.activation,
+            orthogonal=cfg.orthogonal_init,
+            log_std_init=cfg.log_std_init,
+            asymmetric_critic=cfg.asymmetric_critic,
+        )
+
+    def initial_hidden(self, n: int) -> Any:
+        """Zero hidden state for ``n`` envs."""
+        h = jnp.zeros((n, self.config.rnn_hidden))
+        return (h, h) if self.config.policy == "lstm" else h
+
+    def init_params(self, key, x, critic_obs):
+        n = x.shape[0]
+        critic_x = critic_obs if self.config.asymmetric_critic else None
+        return self.network.init(key, self.initial_hidden(n), x, jnp.ones((n,), bool), critic_x)
+
+    def init(self, key: jax.Array, hparams: PPOHparams | None = None) -> RecurrentPPOState:
+        base = super().init(key, hparams)
+        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        n = self.config.num_envs
+        return RecurrentPPOState(**fields, hidden=self.initial_hidden(n), reset=jnp.ones((n,), bool))
+
+    def _value(self, params, h, critic_x):
+        net = self.network
+        return net.apply(params, critic_x if self.config.asymmetric_critic else h, method=net.value)
+
+    def collect(self, state, hp, key):
+        """``num_steps`` steps of every env, the hidden state carried (and zeroed at episode starts)."""
+        cfg, net, env_params = self.config, self.network, self.env_params
+        h0 = state.hidden
+
+        def env_step(carry: RecurrentPPOState, keys):
+            k_act, k_env = keys[0], keys[1]
+            x = self._prep(carry.obs, carry.obs_rms)
+            critic_x = self._critic_input(x, carry.critic_obs, carry.critic_rms)
+            hidden, h = net.apply(carry.params, carry.hidden, x, carry.reset, method=net.step)
+            pi = net.apply(carry.params, h, method=net.policy)
+            value = self._value(carry.params, h, critic_x)
+            action = nets.sample_action(pi, k_act, self.continuous)
+            logp = nets.log_prob(pi, action, self.continuous)
+            env_action = (
+                jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
+            )
+            obs, env_state, reward, terminated, truncated, info = self.venv.step(
+                k_env, carry.env_state, env_action, env_params
+            )
+            done = terminated | truncated
+            obs_rms, critic_rms = carry.obs_rms, carry.critic_rms
+            if cfg.normalize_obs:
+                obs_rms = obs_rms.update(nets.flatten_obs(obs))
+            if cfg.asymmetric_critic:
+                critic_obs = info["privileged_observation"].reshape(cfg.num_envs, -1)
+                final_critic = info["final_privileged_observation"].reshape(cfg.num_envs, -1)
+                if cfg.normalize_obs:
+                    critic_rms = critic_rms.update(critic_obs)
+                next_value = self._value(carry.params, None, self._prep(final_critic, critic_rms))
+            else:
+                critic_obs = carry.critic_obs
+                # the successor's value (truncation bootstrap): one more step of the episode's own carry
+                final_x = self._prep(info["final_observation"], obs_rms)
+                _, h_next = net.apply(carry.params, hidden, final_x, jnp.zeros_like(done), method=net.step)
+                next_value = self._value(carry.params, h_next, None)
+            r = reward * hp.reward_scale
+            disc, ret_rms = carry.discounted_return, carry.ret_rms
+            if cfg.normalize_reward:
+                r, disc, ret_rms = normalize_reward(ret_rms, disc, r, done, hp.gamma)
+            step_data = (x, critic_x, action, logp, value, next_value, r, terminated, done, carry.reset)
+            carry = carry.replace(
+                env_state=env_state,
+                obs=obs,
+                critic_obs=critic_obs,
+                obs_rms=obs_rms,
+                critic_rms=critic_rms,
+                ret_rms=ret_rms,
+                discounted_return=disc,
+                hidden=hidden,
+                reset=done,
+            )
+            return carry, (step_data, info["episode"])
+
+        roll_keys = jax.random.split(key, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
+        state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)
+        return state, (traj, h0), episodes
+
+    def advantages(self, state, traj, hp) -> Sequences:
+        """Truncation-correct GAE over the rollout's values; the batch stays ``[T, N]`` (env sequences)."""
+        (x, critic_x, action, logp, values, next_values, r, terminated, done, reset), h0 = traj
+        advantages, targets = gae(
+            r, values, next_values, terminated, done, hp.gamma, hp.gae_lambda, unroll=self.config.gae_unroll
+        )
+        return Sequences(Batch(x, critic_x, action, logp, values, advantages, targets), reset, h0)
+
+    def replay(self, params, seqs: Sequences):
+        """Policy outputs and values of env sequences ``[T, n]``, replayed from ``h0`` through the resets;
+        flat, ``[T * n, ...]`` (time-major)."""
+        net = self.network
+
+        def step(carry, inputs):
+            x, reset = inputs
+            return net.apply(params, carry, x, reset, method=net.step)
+
+        _, hs = jax.lax.scan(step, seqs.h0, (seqs.batch.x, seqs.reset))  # [T, n, H]
+        hs = hs.reshape((-1, hs.shape[-1]))
+        critic_x = seqs.batch.critic_x.reshape((-1,) + seqs.batch.critic_x.shape[2:])
+        return net.apply(params, hs, method=net.policy), self._value(params, hs, critic_x)
+
+    def learn(self, state, seqs: Sequences, hp, key):
+        """``update_epochs`` passes over minibatches of whole env sequences, replayed from their start."""
+        cfg = self.config
+        progress = state.update_step.astype(jnp.float32) / cfg.num_updates
+        optimizer = self.optimizer(hp)
+
+        def loss_fn(params, mb: Sequences):
+            pi, value = self.replay(params, mb)
+            flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), mb.batch)
+            return self.loss_terms(pi, value, flat, hp, progress)
+
+        def minibatch_step(carry, mb):
+            params, opt_state = carry
+            grads, aux = jax.grad(loss_fn, has_aux=True)(params, mb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), aux
+
+        def epoch(carry, perm):
+            def split_envs(a, axis):  # envs permuted, then cut into minibatches along the env axis
+                a = jnp.take(a, perm, axis=axis)
+                a = a.reshape(a.shape[:axis] + (cfg.num_minibatches, -1) + a.shape[axis + 1 :])
+                return jnp.moveaxis(a, axis, 0)
+
+            shuffled = Sequences(
+                jax.tree.map(lambda a: split_envs(a, 1), seqs.batch),
+                split_envs(seqs.reset, 1),
+                jax.tree.map(lambda a: split_envs(a, 0), seqs.h0),
+            )
+            return jax.lax.scan(minibatch_step, carry, shuffled)
+
+        perms = shuffles(key, cfg.update_epochs, cfg.num_envs)
+        (params, opt_state), stacked = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
+        return state.replace(params=params, opt_state=opt_state), LossTerms.from_stacked(stacked)
+
+    # ----------------------------------------------------------------------------------------------------
+    # Acting: the hidden state goes in and comes out
+
+    def act_recurrent(self, state, hidden, reset, obs, key, greedy: bool = True):
+        """``(action, hidden)`` for a batch: ``reset`` marks envs whose episode starts with ``obs``."""
+        net = self.network
+        hidden, h = net.apply(state.params, hidden, self._prep(obs, state.obs_rms), reset, method=net.step)
+        pi = net.apply(state.params, h, method=net.policy)
+        action = (
+            nets.greedy_action(pi, self.continuous)
+            if greedy
+            else nets.sample_action(pi, key, self.continuous)
+        )
+        if self.continuous:
+            action = jnp.clip(action, self.action_space.low, self.action_space.high)
+        return action, hidden
+
+    def act(self, state, obs, key, greedy: bool = True):
+        raise TypeError(
+            "a recurrent policy needs its hidden state: use act_recurrent(state, hidden, reset, obs, key, greedy) "
+            "with hidden = initial_hidden(batch)"
+        )
