@@ -22,3 +22,16 @@ for _kind in PROBE_KINDS:
             kind=_kind,
             continuous=_cont,
         )
+
+register(
+    "Probe-memory-discrete-v0",
+    "jaxrl_suite.envs.probe:MemoryProbeEnv",
+    "learner probe: memory (act on a cue seen `delay` blank steps earlier; Discrete actions)",
+    family="probe",
+)
+register(
+    "CartPole-masked-v1",
+    "jaxrl_suite.envs.masked:MaskedCartPole",
+    "gymnax CartPole-v1 without the velocities: observes cart position and pole angle only (POPGym)",
+    family="masked",
+)

@@ -12,6 +12,10 @@ Each isolates one thing a learner must get right; a learner that fails one has a
   handled correctly V = 1 / (1 - gamma) everywhere (treating truncation as termination gives much less).
 * ``privileged``: one step, observation 0, reward +-1 revealed only by ``privileged_observation`` (the
   asymmetric critic's input): only a critic reading it can predict the value.
+* ``memory`` (discrete only): obs = [cue, decision flag]. obs_0 = [+-1 cue, 0], obs_1..obs_delay = [0, 0],
+  obs_{delay+1} = [0, 1]; acting there earns +1 if the action matches the cue (1 for +1, 0 for -1), else -1,
+  and terminates: delay + 2 steps. Earlier actions are ignored (reward 0). A memoryless policy's best expected
+  return is 0; one that remembers the cue (recurrent state, or a stack of delay + 2 frames) gets 1.
 """
 
 from __future__ import annotations
@@ -96,3 +100,37 @@ class PrivilegedProbeEnv(ProbeEnv):
 
     def privileged_observation(self, state: ProbeState, params) -> jax.Array:
         return state.hidden
+
+
+@struct.dataclass
+class MemoryProbeParams(ProbeParams):
+    delay: int = 4  # blank steps between cue and decision (>= 0); episodes last delay + 2 steps
+    # keep >= delay + 2, or the time limit cuts the episode before the decision
+    max_steps_in_episode: int = 64
+
+
+class MemoryProbeEnv(ProbeEnv):
+    """The ``memory`` probe (Discrete(2) actions): recall a cue seen ``delay + 1`` steps earlier."""
+
+    def __init__(self):
+        self.kind, self.continuous = "memory", False
+
+    @property
+    def default_params(self) -> MemoryProbeParams:
+        return MemoryProbeParams()
+
+    def observation_space(self, params):
+        return Box(jnp.array([-1.0, 0.0]), jnp.array([1.0, 1.0]), (2,))
+
+    def reset_env(self, key, params):
+        cue = jnp.where(jax.random.bernoulli(key), 1.0, -1.0)
+        obs = jnp.stack([cue, 0.0]).astype(jnp.float32)
+        return obs, ProbeState(obs, jnp.zeros((), jnp.int32), cue.reshape(1).astype(jnp.float32))
+
+    def step_env(self, key, state, action, params):
+        decide = state.time == params.delay + 1
+        match = jnp.asarray(action).reshape(()).astype(jnp.int32) == (state.hidden[0] > 0).astype(jnp.int32)
+        reward = jnp.where(decide, jnp.where(match, 1.0, -1.0), 0.0).astype(jnp.float32)
+        time = state.time + 1
+        obs = jnp.stack([0.0, jnp.where(time == params.delay + 1, 1.0, 0.0)]).astype(jnp.float32)
+        return obs, ProbeState(obs, time, state.hidden), reward, decide, {}
