@@ -550,6 +550,15 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------------
     # Acting with a trained state
 
+    def acting(self, state: PPOState, greedy: bool = True):
+        """The trained policy as ``jaxrl_suite.evaluation`` takes it: ``act(obs, key)``, a pytree over ``state``
+        (recurrent trainers give an ``evaluation.RecurrentAct``)."""
+        return jax.tree_util.Partial(self.act if greedy else self.act_sampled, state)
+
+    def act_sampled(self, state: PPOState, obs, key: jax.Array) -> jax.Array:
+        """``act`` sampling from the policy instead of acting greedily."""
+        return self.act(state, obs, key, greedy=False)
+
     def act(self, state: PPOState, obs, key: jax.Array, greedy: bool = True) -> jax.Array:
         """Actions for a batch of observations using the trained policy (and its observation statistics)."""
         pi = self.network.apply(state.params, self._prep(obs, state.obs_rms), method=self.network.policy)
@@ -582,7 +591,7 @@ def evaluate(
     learner-module name for ``jaxrl_suite.evaluation.evaluate``."""
     from jaxrl_suite import evaluation
 
-    act = lambda obs, k: trainer.act(state, obs, k, greedy)
+    act = trainer.acting(state, greedy)
     ep = evaluation.evaluate(trainer.env, trainer.env_params, act, key, num_episodes)
     return {"return": ep.returns, "length": ep.lengths, "finished": ep.finished}
 
@@ -592,7 +601,7 @@ def rollout_states(trainer: Trainer, state: PPOState, key: jax.Array, greedy: bo
     limit: the learner-module name for ``jaxrl_suite.evaluation.rollout`` (see there)."""
     from jaxrl_suite import evaluation
 
-    act = lambda obs, k: trainer.act(state, obs, k, greedy)
+    act = trainer.acting(state, greedy)
     ro = evaluation.rollout(trainer.env, trainer.env_params, act, key)
     return ro.states, ro.ended
 

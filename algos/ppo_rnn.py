@@ -281,6 +281,15 @@ class RecurrentTrainer(Trainer):
             action = jnp.clip(action, self.action_space.low, self.action_space.high)
         return action, hidden
 
+    def act_step(self, state, hidden, reset, obs, key, greedy: bool = True):
+        """``act_recurrent`` in the argument order of ``evaluation.RecurrentAct``."""
+        return self.act_recurrent(state, hidden, reset, obs, key, greedy)
+
+    def acting(self, state, greedy: bool = True):
+        from jaxrl_suite.evaluation import RecurrentAct
+
+        return RecurrentAct(state, self.act_step, self.initial_hidden, greedy)
+
     def act(self, state, obs, key, greedy: bool = True):
         raise TypeError(
             "a recurrent policy needs its hidden state: use act_recurrent(state, hidden, reset, obs, key, greedy) "

@@ -424,7 +424,6 @@ def _restore(checkpoint: str, run: int):
 
 
 def cmd_eval(args) -> int:
-    import functools
 
     import jax
     import numpy as np
@@ -437,7 +436,7 @@ def cmd_eval(args) -> int:
     spec, meta, greedy = policy.spec, policy.meta, not args.stochastic
     res = jax.jit(
         lambda act, k: evaluation.evaluate(
-            policy.env, policy.env_params, functools.partial(act, greedy=greedy), k, args.episodes
+            policy.env, policy.env_params, evaluation.with_greedy(act, greedy), k, args.episodes
         )
     )(policy.act, jax.random.key(args.seed))
     ret = np.asarray(res.returns)

@@ -1,7 +1,8 @@
 """Evaluating a policy and rolling it out: pure, jit-able functions of ``(env, params, act, key)``.
 
 ``act(obs, key) -> action`` maps a batch of observations (leading axis) to a batch of actions: a trainer's
-policy is ``functools.partial(trainer.act, state)``, a loaded one ``jaxrl_suite.load_policy(run_dir).act``.
+policy is ``trainer.acting(state)``, a loaded one ``jaxrl_suite.load_policy(run_dir).act`` (a ``RecurrentAct``
+for a recurrent policy: its hidden state is carried through each episode).
 ``env``, ``params`` and the counts set shapes: close over them when jitting, pass the policy's arrays as
 arguments (``jax.jit(lambda act, k: evaluate(env, params, act, k, 32))(policy.act, key)``).
 
@@ -11,6 +12,7 @@ experiment scripts, so that they all measure the same thing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,32 @@ from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics
 
 Act = Callable[[Any, jax.Array], jax.Array]  # (batch of observations, key) -> batch of actions
+
+
+@struct.dataclass
+class RecurrentAct:
+    """A policy with memory: ``act(carry, obs, key, reset) -> (action, carry)`` on a batch, ``reset`` marking
+    the envs whose episode starts with ``obs``; ``initial(n)`` is the carry of ``n`` fresh envs. A pytree
+    over ``state``, so a jitted evaluation takes its arrays as arguments."""
+
+    state: Any
+    step_fn: Callable = struct.field(pytree_node=False)  # (state, carry, reset, obs, key, greedy)
+    initial_fn: Callable = struct.field(pytree_node=False)  # n -> carry
+    greedy: bool = struct.field(pytree_node=False, default=True)
+
+    def initial(self, n: int) -> Any:
+        return self.initial_fn(n)
+
+    def __call__(self, carry: Any, obs: Any, key: jax.Array, reset: jax.Array):
+        return self.step_fn(self.state, carry, reset, obs, key, self.greedy)
+
+
+def with_greedy(act: Any, greedy: bool) -> Any:
+    """``act`` acting greedily or not: a plain policy takes ``greedy=`` as a keyword, a ``RecurrentAct`` keeps
+    it as a field."""
+    if isinstance(act, RecurrentAct):
+        return act.replace(greedy=greedy)
+    return functools.partial(act, greedy=greedy)
 
 
 @struct.dataclass
@@ -61,19 +89,26 @@ def evaluate(env: Any, params: Any, act: Act, key: jax.Array, num_episodes: int)
     k_reset, k_run = jax.random.split(key)
     obs, env_state = venv.reset(k_reset, params)
     zeros = jnp.zeros((num_episodes,))
+    recurrent = isinstance(act, RecurrentAct)
+    memory = (act.initial(num_episodes), jnp.ones((num_episodes,), bool)) if recurrent else None
 
     def body(carry, k):
-        env_state, obs, finished, returns, lengths = carry
+        env_state, obs, finished, returns, lengths, memory = carry
         k_act, k_env = jax.random.split(k)
-        obs, env_state, _, _, _, info = venv.step(k_env, env_state, act(obs, k_act), params)
+        if recurrent:  # the hidden state is carried, and zeroed where an episode starts
+            action, hidden = act(memory[0], obs, k_act, memory[1])
+        else:
+            action = act(obs, k_act)
+        obs, env_state, _, _, _, info = venv.step(k_env, env_state, action, params)
         ep = info["episode"]
         new = ep["done"] & ~finished
         returns = jnp.where(new, ep["return"], returns)
         lengths = jnp.where(new, ep["length"], lengths)
-        return (env_state, obs, finished | ep["done"], returns, lengths), None
+        memory = (hidden, ep["done"]) if recurrent else None
+        return (env_state, obs, finished | ep["done"], returns, lengths, memory), None
 
-    init = (env_state, obs, jnp.zeros((num_episodes,), bool), zeros, zeros)
-    (_, _, finished, returns, lengths), _ = jax.lax.scan(body, init, jax.random.split(k_run, horizon))
+    init = (env_state, obs, jnp.zeros((num_episodes,), bool), zeros, zeros, memory)
+    (_, _, finished, returns, lengths, _), _ = jax.lax.scan(body, init, jax.random.split(k_run, horizon))
     return Episodes(returns=returns, lengths=lengths, finished=finished)
 
 
@@ -113,24 +148,34 @@ def rollout(
     else:
         obs, env_state = env.reset(k_reset, params)
     ended0 = jnp.zeros((num_episodes,) if batch else (), bool)
+    recurrent = isinstance(act, RecurrentAct)
+    n = num_episodes if batch else 1
+    memory0 = (act.initial(n), jnp.ones((n,), bool)) if recurrent else None
+
+    def policy(obs, k, memory):
+        if not recurrent:
+            return act(obs, k), None
+        action, hidden = act(memory[0], obs, k, memory[1])
+        return action, (hidden, jnp.zeros((n,), bool))  # one episode per env: no reset after the first step
 
     def body(carry, k):
-        env_state, obs, ended = carry
+        env_state, obs, ended, memory = carry
         if batch:
             k_act, k_env = k, jax.random.split(k, num_episodes)
-            action = act(obs, k_act)
+            action, memory = policy(obs, k_act, memory)
         else:
             k_act, k_env = jax.random.split(k)
-            action = act(jax.tree.map(lambda x: x[None], obs), k_act)[0]
+            action, memory = policy(jax.tree.map(lambda x: x[None], obs), k_act, memory)
+            action = action[0]
         nxt_obs, nxt, _, term, info = step_env(k_env, env_state, action, params)
         finished = jnp.asarray(term, bool) | jnp.asarray(truncated(nxt, params), bool)
         if hold:
             nxt, nxt_obs = autoreset.select(ended, (env_state, obs), (nxt, nxt_obs))  # per-row flags
         out = nxt if record is None else record(nxt, info)
-        return (nxt, nxt_obs, ended | finished), (out, ended)
+        return (nxt, nxt_obs, ended | finished, memory), (out, ended)
 
-    (_, _, finished), (out, ended) = jax.lax.scan(
-        body, (env_state, obs, ended0), jax.random.split(k_run, steps)
+    (_, _, finished, _), (out, ended) = jax.lax.scan(
+        body, (env_state, obs, ended0, memory0), jax.random.split(k_run, steps)
     )
     ended = jnp.concatenate([ended0[None], ended])
     if record is not None:

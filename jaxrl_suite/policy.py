@@ -20,7 +20,9 @@ class Policy:
     """One run of a checkpoint, ready to act.
 
     ``act(obs, key, greedy=True) -> action`` acts on a batch of observations (leading axis) with the run's
-    restored parameters (and observation statistics). It is a ``jax.tree_util.Partial`` over the restored
+    restored parameters (and observation statistics); a recurrent policy's ``act`` is an
+    ``evaluation.RecurrentAct`` (``act(hidden, obs, key, reset) -> (action, hidden)``, ``act.initial(n)``),
+    which ``jaxrl_suite.evaluation`` carries through episodes. It is a ``jax.tree_util.Partial`` over the restored
     state: pure and jit-able, and passed to a jitted function its arrays are arguments, not constants compiled
     into the program. ``spec`` is the run's description (learner, env, config), ``meta`` the checkpoint's
     (``update``, ``num_runs``, ``diverged``, ...).
@@ -96,7 +98,7 @@ def load_policy(run_dir: str | Path, run: int = 0) -> Policy:
     """
     trainer, state, spec, meta = _restore(run_dir, run)
     return Policy(
-        act=jax.tree_util.Partial(trainer.act, state),
+        act=trainer.acting(state),
         env=trainer.env,
         env_params=trainer.env_params,
         spec=spec,

@@ -1,14 +1,19 @@
 """Recurrent PPO (algos/ppo_rnn.py): the sequence plumbing, no gradient across episode boundaries, bitwise
 resume, and memory: a GRU solves the memory probe that a feed-forward policy cannot."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxrl_suite
+from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.algos.ppo_rnn import RecurrentTrainer, Sequences
+from jaxrl_suite.cli import main as cli_main
+from jaxrl_suite.evaluation import RecurrentAct
 from jaxrl_suite.runtime import train_runs
 
 SMALL = dict(num_envs=8, num_steps=16, update_epochs=2, num_minibatches=2, hidden=(16,), rnn_hidden=16)
@@ -88,3 +93,50 @@ def test_recurrent_run_resumes_bit_for_bit(gru, tmp_path):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(whole.metrics["policy_loss"], resumed.metrics["policy_loss"])
+
+
+PROBE = ["--env", "Probe-memory-discrete-v0", "--num-envs", "16", "--num-steps", "32", "--total-steps", "20480",
+         "--hidden", "32", "--rnn-hidden", "32", "--no-anneal-lr", "--lr", "3e-3", "--ent-coef", "0"]  # fmt: skip
+
+
+def test_memory_probe_needs_memory_and_the_loaded_gru_carries_it(tmp_path, capsys):
+    """The cue is seen only at the first step: a GRU (trained through the CLI, loaded back, evaluated with its
+    hidden state carried) scores ~1, a feed-forward policy of the same size and budget ~0 (its best is 0)."""
+    out = tmp_path / "gru"
+    assert (
+        cli_main(["train", "ppo", "--policy", "gru", *PROBE, "--out", str(out), "--no-progress", "--json"])
+        == 0
+    )
+    trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert trained["final_return_mean"] >= 0.95
+    policy = jaxrl_suite.load_policy(out)
+    assert isinstance(policy.act, RecurrentAct)
+    ep = jax.jit(lambda act, k: evaluation.evaluate(policy.env, policy.env_params, act, k, 64))(
+        policy.act, jax.random.key(5)
+    )
+    assert bool(ep.finished.all()) and float(ep.returns.mean()) >= 0.95
+    assert cli_main(["eval", "--checkpoint", str(out), "--episodes", "32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["return_mean"] >= 0.95
+
+    env, params = jaxrl_suite.make("Probe-memory-discrete-v0")
+    cfg = PPOConfig(num_envs=16, num_steps=32, total_timesteps=20480, hidden=(32,), anneal_lr=False)
+    res = jax.jit(make_train(cfg, env, params))(jax.random.key(0), PPOHparams(lr=3e-3, ent_coef=0.0))
+    assert abs(float(np.mean(res.metrics["return"][-10:]))) <= 0.2
+
+
+def test_a_gru_without_recurrence_is_the_feed_forward_network_over_the_same_features(gru):
+    """Recurrent kernels zero and the update gate shut (z = 0): h_t depends on x_t alone, so the replayed
+    sequences must give, row for row, what the cell gives each observation with a zero carry."""
+    state = gru.init(jax.random.key(0), PPOHparams())
+    core = dict(state.params["params"]["core"])
+    for name in ("hr", "hz", "hn"):
+        core[name] = {**core[name], "kernel": jnp.zeros_like(core[name]["kernel"])}
+    core["iz"] = {**core["iz"], "bias": jnp.full_like(core["iz"]["bias"], -1e4)}
+    params = {"params": {**state.params["params"], "core": core}}
+    new_state, traj, _ = jax.jit(lambda s, k: gru.collect(s, PPOHparams(), k))(state, jax.random.key(1))
+    seqs = gru.advantages(new_state, traj, PPOHparams())
+    pi, _ = jax.jit(gru.replay)(params, seqs)
+    x = seqs.batch.x.reshape(-1, seqs.batch.x.shape[-1])
+    net = gru.network
+    _, h = net.apply(params, gru.initial_hidden(x.shape[0]), x, jnp.zeros(x.shape[0], bool), method=net.step)
+    np.testing.assert_allclose(pi, net.apply(params, h, method=net.policy), rtol=1e-5, atol=1e-6)
