@@ -23,6 +23,7 @@ from flax import struct
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos import ppo
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, evaluate, rollout_states
+from jaxrl_suite.algos.ppo_rnn import RecurrentTrainer
 
 
 @struct.dataclass
@@ -149,11 +150,14 @@ class DriftTrainer(ppo.Trainer):
         return super().__call__(key, DriftHparams() if hparams is None else hparams)
 
 
+class RecurrentDriftTrainer(DriftTrainer, RecurrentTrainer):
+    """The drift learner's policy loss on the recurrent trainer (``policy="gru"`` or ``"lstm"``)."""
+
+
 def make_train(config: DriftConfig, env: Any, env_params: Any = None) -> DriftTrainer:
     """Validate everything (before any compile) and build the trainer: ``trainer(key, hparams)`` trains."""
-    if config.policy != "mlp":  # the recurrent trainer has no drift variant yet: refuse, never ignore
-        raise ValueError(f"drift learners support policy='mlp' only for now, got {config.policy!r}")
-    return DriftTrainer(config, env, env_params)
+    cls = DriftTrainer if config.validate().policy == "mlp" else RecurrentDriftTrainer
+    return cls(config, env, env_params)
 
 
 # Names the CLI and runtime look up on every learner module.

@@ -140,3 +140,21 @@ def test_a_gru_without_recurrence_is_the_feed_forward_network_over_the_same_feat
     net = gru.network
     _, h = net.apply(params, gru.initial_hidden(x.shape[0]), x, jnp.zeros(x.shape[0], bool), method=net.step)
     np.testing.assert_allclose(pi, net.apply(params, h, method=net.policy), rtol=1e-5, atol=1e-6)
+
+
+def test_drift_learners_and_asymmetric_critics_run_recurrent():
+    from jaxrl_suite.algos import drift_ppo
+
+    env, params = jaxrl_suite.make("Probe-memory-discrete-v0")
+    cfg = drift_ppo.DriftConfig(policy="lstm", drift="dpo", total_timesteps=8 * 16 * 3, **SMALL)
+    trainer = drift_ppo.make_train(cfg, env, params)
+    assert isinstance(trainer, RecurrentTrainer) and trainer.policy_loss == trainer._policy_loss
+    res = jax.jit(trainer)(jax.random.key(0))
+    assert np.isfinite(np.asarray(res.metrics["policy_loss"])).all()
+    env, params = jaxrl_suite.make("Probe-privileged-discrete-v0")
+    cfg = PPOConfig(policy="gru", asymmetric_critic=True, total_timesteps=8 * 16 * 3, **SMALL)
+    trainer = make_train(cfg, env, params)
+    state = trainer.init(jax.random.key(0), PPOHparams())
+    assert "critic_torso" in state.params["params"]  # the critic reads the privileged observation
+    res = jax.jit(trainer)(jax.random.key(0), PPOHparams())
+    assert np.isfinite(np.asarray(res.metrics["value_loss"])).all()
