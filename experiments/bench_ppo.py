@@ -65,9 +65,12 @@ def spread(values: list) -> dict:
     return {"min": stat(np.min), "median": stat(np.median), "max": stat(np.max), "per_seed": list(values)}
 
 
-def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
-    env, params = jaxrl_suite.make("CartPole-v1")
-    trainer = make_train(PPOConfig(total_timesteps=total_steps), env, params)
+def time_ours(seeds: int, total_steps: int, repeats: int, policy: str = "mlp") -> dict:
+    """Compile and train times; ``policy="gru"`` is the recurrent row: a GRU (64) on CartPole-masked-v1 with
+    the same settings (4 envs x 128 steps, 4 epochs x 4 minibatches, which split along envs)."""
+    env_id = "CartPole-v1" if policy == "mlp" else "CartPole-masked-v1"
+    env, params = jaxrl_suite.make(env_id)
+    trainer = make_train(PPOConfig(total_timesteps=total_steps, policy=policy, rnn_hidden=64), env, params)
     if seeds > 1:
         sharding = run_sharding(seeds)
         keys = jax.device_put(jax.random.split(jax.random.key(0), seeds), sharding)
@@ -98,6 +101,8 @@ def time_ours(seeds: int, total_steps: int, repeats: int) -> dict:
     final = ret[:, -max(1, ret.shape[1] // 20) :].mean(axis=1)
     reached = [f for f in first if f is not None]
     res = {
+        "env": env_id,
+        "policy": policy,
         "seeds": seeds,
         "devices": len(keys.sharding.device_set),
         "cpu_layout": LAYOUT,
@@ -184,8 +189,9 @@ def time_sb3(max_steps: int) -> dict:
     }
 
 
-def _worker_run(seeds: int, args: argparse.Namespace) -> dict:
+def _worker_run(seeds: int, args: argparse.Namespace, policy: str = "mlp") -> dict:
     cmd = [sys.executable, __file__, "--worker-seeds", str(seeds), "--total-steps", str(args.total_steps)]
+    cmd += ["--worker-policy", policy]
     out = subprocess.run(cmd + ["--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -203,15 +209,17 @@ def main() -> dict:
         "--quick", action="store_true", help="smoke run (2 seeds, 16 K steps) into results/quick/"
     )
     ap.add_argument("--worker-seeds", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-policy", default="mlp", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker_seeds:  # one timing, in this (freshly laid out) process
-        print(json.dumps(time_ours(args.worker_seeds, args.total_steps, args.repeats)))
+        print(json.dumps(time_ours(args.worker_seeds, args.total_steps, args.repeats, args.worker_policy)))
         return {}
     if args.quick:
         args.seeds, args.total_steps, args.repeats = 2, 16_384, 1
         args.no_sb3 = args.no_sb3 or importlib.util.find_spec("stable_baselines3") is None
     one = _worker_run(1, args)
     many = _worker_run(args.seeds, args)
+    gru = _worker_run(1, args, "gru")  # the recurrent row: same settings, same run
     walls = [
         None if s is None else one["compile_s"] + s / one["steps_per_s"]
         for s in many["steps_to_475_per_seed"]
@@ -234,6 +242,13 @@ def main() -> dict:
         "compile_speedup_vs_rejax": PEERS_MEASURED["rejax"]["compile_s"] / one["compile_s"],
         "train_speedup_vs_rejax": PEERS_MEASURED["rejax"]["train_s"] / one["train_s"],
         "train_speedup_vs_purejaxrl": PEERS_MEASURED["purejaxrl"]["train_s"] / one["train_s"],
+        "recurrent_1_seed": gru,
+        "recurrent_vs_feed_forward": {
+            "work": "GRU (64) PPO on CartPole-masked-v1 vs feed-forward PPO on CartPole-v1, same settings",
+            "compile_ratio": gru["compile_s"] / one["compile_s"],
+            "train_ratio": gru["train_s"] / one["train_s"],
+            "targets": "train <= 2x, compile <= 1.5x",
+        },
     }
     if not args.no_sb3:
         sb3 = time_sb3(args.total_steps)
@@ -262,6 +277,11 @@ def main() -> dict:
         print(
             f"vs rejax (measured): compile {result['compile_speedup_vs_rejax']:.2f}x, "
             f"train {result['train_speedup_vs_rejax']:.2f}x faster"
+        )
+        rec = result["recurrent_vs_feed_forward"]
+        print(
+            f"recurrent (GRU, CartPole-masked-v1), 1 seed: compile {gru['compile_s']:.2f}s "
+            f"({rec['compile_ratio']:.2f}x feed-forward), train {gru['train_s']:.2f}s ({rec['train_ratio']:.2f}x)"
         )
         if "sb3" in result:
             print(
