@@ -1,7 +1,9 @@
 """Recurrent PPO (GRU or LSTM core) on the same loop as ``algos/ppo.py``: ``PPOConfig(policy="gru")``.
 
 The network is an MLP torso, a recurrent cell, and the policy and value heads on the cell's output (the value
-head reads a feed-forward critic on privileged observations when ``asymmetric_critic``). The hidden state is
+head reads a feed-forward critic on privileged observations when ``asymmetric_critic``). The torso and the
+cell's input projection are feed-forward, so replay runs them over a whole sequence at once and only the
+recurrence inside the time loop (``algos/cells.py``). The hidden state is
 zeroed wherever an episode starts (inside the scan, after auto-reset); the rollout keeps each env's hidden
 state at its start, and the update replays whole env sequences from it (minibatches split along envs, not
 time), so gradients flow through time within a rollout and never across an episode boundary, as in
@@ -21,6 +23,7 @@ import optax
 from flax import struct, traverse_util
 
 from jaxrl_suite.algos import networks as nets
+from jaxrl_suite.algos.cells import SplitCell
 from jaxrl_suite.algos.gae import gae
 from jaxrl_suite.algos.ppo import Batch, LossTerms, PPOHparams, PPOState, Trainer, shuffles
 from jaxrl_suite.wrappers import normalize_reward
@@ -42,10 +45,7 @@ class RecurrentActorCritic(nn.Module):
     def setup(self):
         ortho = self.orthogonal
         self.torso = nets.MLP(self.hidden, self.activation, ortho, deferred_orthogonal=ortho)
-        cell = nn.GRUCell if self.cell == "gru" else nn.OptimizedLSTMCell
-        # Gram-Schmidt orthogonal recurrent kernels: flax's default uses LAPACK QR (deadlocks under vmap on
-        # XLA:CPU's 2-thread pool, see networks.orthogonal)
-        self.core = cell(self.rnn_hidden, recurrent_kernel_init=nets.orthogonal(1.0))
+        self.core = SplitCell(self.cell, self.rnn_hidden)
         if self.asymmetric_critic:
             self.critic_torso = nets.MLP(self.hidden, self.activation, ortho, deferred_orthogonal=ortho)
         self.policy_head = nets._dense(
@@ -73,10 +73,18 @@ class RecurrentActorCritic(nn.Module):
         flat.update(zip(paths, kernels, strict=True))
         return {**variables, "params": traverse_util.unflatten_dict(flat)}
 
-    def step(self, carry: Any, x: jax.Array, reset: jax.Array) -> tuple[Any, jax.Array]:
-        """One time step for a batch: the carry is zeroed where ``reset`` (an episode starts here)."""
+    def features(self, x: jax.Array) -> jax.Array:
+        """The feed-forward half: the cell's gate inputs for observations of any leading shape."""
+        return self.core.project(self.torso(x))
+
+    def recur(self, carry: Any, gates_in: jax.Array, reset: jax.Array) -> tuple[Any, jax.Array]:
+        """The recurrent half of one step: the carry is zeroed where ``reset`` (an episode starts here)."""
         carry = jax.tree.map(lambda c: jnp.where(reset[:, None], 0.0, c), carry)
-        return self.core(carry, self.torso(x))
+        return self.core(carry, gates_in)
+
+    def step(self, carry: Any, x: jax.Array, reset: jax.Array) -> tuple[Any, jax.Array]:
+        """One time step for a batch: ``(carry, output)``."""
+        return self.recur(carry, self.features(x), reset)
 
     def policy(self, h: jax.Array):
         out = self.policy_head(h)
@@ -182,10 +190,23 @@ class RecurrentTrainer(Trainer):
                 next_value = self._value(carry.params, None, self._prep(final_critic, critic_rms))
             else:
                 critic_obs = carry.critic_obs
-                # the successor's value (truncation bootstrap): one more step of the episode's own carry
-                final_x = self._prep(info["final_observation"], obs_rms)
-                _, h_next = net.apply(carry.params, hidden, final_x, jnp.zeros_like(done), method=net.step)
-                next_value = self._value(carry.params, h_next, None)
+
+                # a truncated episode's successor value: one more step of its own carry on the final
+                # observation, computed only when some env truncated (elsewhere it is the next step's value,
+                # filled in after the scan)
+                def bootstrap(final_obs):
+                    final_x = self._prep(final_obs, obs_rms)
+                    _, h_next = net.apply(
+                        carry.params, hidden, final_x, jnp.zeros_like(done), method=net.step
+                    )
+                    return self._value(carry.params, h_next, None)
+
+                next_value = jax.lax.cond(
+                    (truncated & ~terminated).any(),
+                    bootstrap,
+                    lambda _: jnp.zeros_like(value),
+                    info["final_observation"],
+                )
             r = reward * hp.reward_scale
             disc, ret_rms = carry.discounted_return, carry.ret_rms
             if cfg.normalize_reward:
@@ -206,6 +227,14 @@ class RecurrentTrainer(Trainer):
 
         roll_keys = jax.random.split(key, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
         state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)
+        if not cfg.asymmetric_critic:  # where no episode ended, the successor's value is the next step's
+            x, critic_x, action, logp, value, next_value, r, terminated, done, reset = traj
+            _, h = net.apply(
+                state.params, state.hidden, self._prep(state.obs, state.obs_rms), state.reset, method=net.step
+            )
+            following = jnp.concatenate([value[1:], self._value(state.params, h, None)[None]])
+            next_value = jnp.where(done, next_value, following)
+            traj = (x, critic_x, action, logp, value, next_value, r, terminated, done, reset)
         return state, (traj, h0), episodes
 
     def advantages(self, state, traj, hp) -> Sequences:
@@ -218,14 +247,14 @@ class RecurrentTrainer(Trainer):
 
     def replay(self, params, seqs: Sequences):
         """Policy outputs and values of env sequences ``[T, n]``, replayed from ``h0`` through the resets;
-        flat, ``[T * n, ...]`` (time-major)."""
+        flat, ``[T * n, ...]`` (time-major). The feed-forward half runs on the whole sequence at once."""
         net = self.network
+        gates_in = net.apply(params, seqs.batch.x, method=net.features)  # [T, n, G * H]
 
         def step(carry, inputs):
-            x, reset = inputs
-            return net.apply(params, carry, x, reset, method=net.step)
+            return net.apply(params, carry, *inputs, method=net.recur)
 
-        _, hs = jax.lax.scan(step, seqs.h0, (seqs.batch.x, seqs.reset))  # [T, n, H]
+        _, hs = jax.lax.scan(step, seqs.h0, (gates_in, seqs.reset))  # [T, n, H]
         hs = hs.reshape((-1, hs.shape[-1]))
         critic_x = seqs.batch.critic_x.reshape((-1,) + seqs.batch.critic_x.shape[2:])
         return net.apply(params, hs, method=net.policy), self._value(params, hs, critic_x)

@@ -129,9 +129,9 @@ def test_a_gru_without_recurrence_is_the_feed_forward_network_over_the_same_feat
     sequences must give, row for row, what the cell gives each observation with a zero carry."""
     state = gru.init(jax.random.key(0), PPOHparams())
     core = dict(state.params["params"]["core"])
-    for name in ("hr", "hz", "hn"):
-        core[name] = {**core[name], "kernel": jnp.zeros_like(core[name]["kernel"])}
-    core["iz"] = {**core["iz"], "bias": jnp.full_like(core["iz"]["bias"], -1e4)}
+    core["recurrent_kernel"] = jnp.zeros_like(core["recurrent_kernel"])
+    h = gru.config.rnn_hidden  # gate blocks r, z, n: the update gate's bias far negative
+    core["input"] = {**core["input"], "bias": core["input"]["bias"].at[h : 2 * h].set(-1e4)}
     params = {"params": {**state.params["params"], "core": core}}
     new_state, traj, _ = jax.jit(lambda s, k: gru.collect(s, PPOHparams(), k))(state, jax.random.key(1))
     seqs = gru.advantages(new_state, traj, PPOHparams())
@@ -158,3 +158,42 @@ def test_drift_learners_and_asymmetric_critics_run_recurrent():
     assert "critic_torso" in state.params["params"]  # the critic reads the privileged observation
     res = jax.jit(trainer)(jax.random.key(0), PPOHparams())
     assert np.isfinite(np.asarray(res.metrics["value_loss"])).all()
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_split_cells_compute_flax_cells(kind):
+    """The split cell is flax's GRUCell / OptimizedLSTMCell with the gate kernels laid side by side: the same
+    weights give the same carries and outputs (random weights and carries, so every gate matters)."""
+    import flax.linen as nn
+
+    from jaxrl_suite.algos.cells import SplitCell
+
+    n, d, h = 5, 3, 4
+    ref = nn.GRUCell(h) if kind == "gru" else nn.OptimizedLSTMCell(h)
+    carry = ref.initialize_carry(jax.random.key(0), (n, d))
+    flax_params = ref.init(jax.random.key(1), carry, jnp.zeros((n, d)))["params"]
+    leaves, tree = jax.tree.flatten(flax_params)
+    keys = jax.random.split(jax.random.key(2), len(leaves))
+    flax_params = jax.tree.unflatten(tree, [jax.random.normal(k, a.shape) for k, a in zip(keys, leaves)])
+    carry = jax.tree.map(lambda c: jax.random.normal(jax.random.key(3), c.shape), carry)
+    x = jax.random.normal(jax.random.key(4), (n, d))
+    cat = lambda names, field: jnp.concatenate([flax_params[k][field] for k in names], -1)  # noqa: E731
+    if kind == "gru":
+        ours = {
+            "input": {"kernel": cat(["ir", "iz", "in"], "kernel"), "bias": cat(["ir", "iz", "in"], "bias")},
+            "recurrent_kernel": cat(["hr", "hz", "hn"], "kernel"),
+            "recurrent_bias": flax_params["hn"]["bias"],
+        }
+    else:
+        gates = ["i", "f", "g", "o"]
+        ours = {
+            "input": {
+                "kernel": cat(["i" + g for g in gates], "kernel"),
+                "bias": cat(["h" + g for g in gates], "bias"),
+            },
+            "recurrent_kernel": cat(["h" + g for g in gates], "kernel"),
+        }
+    cell = SplitCell(kind, h)
+    got = cell.apply({"params": ours}, carry, cell.apply({"params": ours}, x, method=cell.project))
+    want = ref.apply({"params": flax_params}, carry, x)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), got, want)
