@@ -56,7 +56,7 @@ TASKS = {
     ),
     "memory": dict(
         env="MiniGrid-MemoryS7-v0",
-        total=1_000_000,
+        total=5_000_000,
         num_envs=32,
         num_steps=128,
         minibatches=8,
@@ -146,11 +146,15 @@ def main(argv: list[str] | None = None) -> dict:
     seeds, scale = (2, 0.05) if args.quick else (args.seeds, 1.0)
     out_dir = RESULTS / "quick" if args.quick else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict = {}
+    out_file = out_dir / "train_memory.json"
+    # tasks not run this time keep their stored results (each result says when it ran)
+    results: dict = json.loads(out_file.read_text())["results"] if out_file.exists() else {}
+    results = {t: r for t, r in results.items() if t in TASKS and t not in tasks}
     for task in tasks:
         results[task] = {}
         for policy in POLICIES:
             r = run_task(task, policy, seeds, scale)
+            r["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             results[task][policy] = r
             if not args.json:
                 print(
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
                     f"  greedy {r['greedy_eval_return_mean']:.3f}  ({r['wall_s']:.0f} s)",
                     flush=True,
                 )
+    results = {t: results[t] for t in TASKS if t in results}
     plot_path = out_dir / "train_memory.png"
     plot(results, plot_path)
     summary = {
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
         "results": results,
         "plot": portable_path(plot_path),
     }
-    (out_dir / "train_memory.json").write_text(json.dumps(summary, indent=1, default=str))
+    out_file.write_text(json.dumps(summary, indent=1, default=str))
     brief = {
         t: {p: (r["final_return_mean"], r["greedy_eval_return_mean"]) for p, r in by.items()}
         for t, by in results.items()

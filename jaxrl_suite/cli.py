@@ -510,6 +510,17 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_levels(args) -> int:
+    """Generate levels in the graph and report each (see jaxrl_suite/cli_levels.py)."""
+    from jaxrl_suite import cli_levels
+
+    summary = cli_levels.run(args)
+    if not args.json:
+        cli_levels.print_human(summary)
+    _emit(args, summary)
+    return 0
+
+
 def _experiments_dir(bases: list[Path] | None = None) -> Path:
     """The repository's experiments/ folder: benchmarks are scripts beside the package, not part of it."""
     for base in bases or (Path.cwd(), Path(__file__).resolve().parents[1]):
@@ -716,6 +727,12 @@ def parser(command: str | None = None, algo: str | None = None) -> argparse.Argu
         importlib.import_module("jaxrl_suite.cli_meta").add_arguments(p)
     p.set_defaults(fn=cmd_meta_train)
 
+    p = sub.add_parser("levels", help="generate grid levels: MiniGrid encoding, solvability, shortest path")
+    if wanted("levels"):
+        importlib.import_module("jaxrl_suite.cli_levels").add_arguments(p)
+    _add_common(p)
+    p.set_defaults(fn=cmd_levels)
+
     p = sub.add_parser("demo", help="train PPO on CartPole-v1 to solving: summary, plot, checkpoint")
     p.add_argument("--out", default="demo_out")
     _add_common(p)
@@ -763,7 +780,7 @@ def _peek_runs(argv: list[str]) -> int | None:
     return runs if runs >= 1 else None
 
 
-COMPILING_COMMANDS = ("train", "sweep", "eval", "render", "demo", "meta-train")
+COMPILING_COMMANDS = ("train", "sweep", "eval", "render", "demo", "meta-train", "levels")
 
 
 def compile_cache_dir() -> Path | None:

@@ -197,3 +197,20 @@ def test_split_cells_compute_flax_cells(kind):
     got = cell.apply({"params": ours}, carry, cell.apply({"params": ours}, x, method=cell.project))
     want = ref.apply({"params": flax_params}, carry, x)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), got, want)
+
+
+def test_render_draws_a_recurrent_policy_episode(tmp_path, capsys):
+    """``render`` replays a GRU checkpoint with its hidden state carried: the GIF holds the episode's frames,
+    as many as the greedy rollout that carries the same hidden state takes steps."""
+    out = tmp_path / "grid_gru"
+    args = ["--env", "MiniGrid-Empty-5x5-v0", "--num-envs", "4", "--num-steps", "8", "--total-steps", "64",
+            "--hidden", "8", "--rnn-hidden", "8", "--num-minibatches", "2", "--update-epochs", "1"]  # fmt: skip
+    assert cli_main(["train", "ppo", "--policy", "gru", *args, "--out", str(out), "--no-progress", "--json"]) == 0
+    capsys.readouterr()
+    gif = tmp_path / "episode.gif"
+    assert cli_main(["render", "--checkpoint", str(out), "--out", str(gif), "--max-frames", "400", "--json"]) == 0
+    frames = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["frames"]
+    policy = jaxrl_suite.load_policy(out)
+    ro = evaluation.rollout(policy.env, policy.env_params, policy.act, jax.random.key(0))
+    ended = np.asarray(ro.ended)  # render's seed 0, the same key: frames up to the state that ended it
+    assert gif.stat().st_size > 0 and frames == (int(np.argmax(ended)) if ended.any() else len(ended)) > 1

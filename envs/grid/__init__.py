@@ -207,6 +207,19 @@ for _name, _q, _box, _blk, _room, _vis, _v1 in (
 for _id, (_entry, _kw, _desc) in MINIGRID_IDS.items():
     register(_id, _entry, _desc, family="minigrid", **_kw)
 
+# Procedurally generated levels (envs/grid/generators.py), JaxUED's Maze defaults: 13x13, 5x5 view, 250 steps
+MAZE_IDS: dict[str, tuple[dict, str]] = {
+    "Maze-v0": ({}, "JaxUED's Maze: 13x13, up to 60 random walls, 5x5 view; reach the goal"),
+    "Maze-Perfect-v0": ({"generator": "perfect_maze"}, "13x13 perfect maze (depth-first backtracker)"),
+    "Maze-Rooms-v0": ({"generator": "rooms"}, "13x13, 2x2 rooms joined by closed doors"),
+    "Maze-Lava-v0": (
+        {"size": 9, "generator": "lava_field", "max_steps": 200},
+        "9x9, up to 20 lava cells, goal reachable",
+    ),
+}
+for _id, (_kw, _desc) in MAZE_IDS.items():
+    register(_id, _P + "maze:Maze", _desc, family="maze", **_kw)
+
 _LAZY = {
     "GridEnv": ".base",
     "GridParams": ".state",
@@ -217,4 +230,4 @@ _LAZY = {
 __getattr__ = lazy.attributes(__name__, _LAZY)
 
 
-__all__ = ["GridEnv", "GridParams", "GridState", "MINIGRID_IDS"]
+__all__ = ["GridEnv", "GridParams", "GridState", "MAZE_IDS", "MINIGRID_IDS"]

@@ -138,6 +138,23 @@ class GridEnv(Environment):
         state = self.generate(key, params)
         return self.get_obs(state, params), state
 
+    def reset_to_level(self, key: jax.Array, level: Any, params: GridParams | None = None):
+        """``(obs, state)`` at the start of a given level (``envs.grid.level.Level``; for UED curricula and
+        held-out evaluation). The level's grid must have this env's size."""
+        if tuple(level.grid.shape[-3:-1]) != (self.height, self.width):
+            raise ValueError(
+                f"level is {level.grid.shape[-3]}x{level.grid.shape[-2]} (height x width) but {self.name} is "
+                f"{self.height}x{self.width}"
+            )
+        state = self.new_state(level.grid, level.agent_pos, level.agent_dir)
+        return self.get_obs(state, params), state
+
+    def level_of(self, state: GridState):
+        """The ``Level`` (grid and agent pose) of a state: a level in play, exportable to MiniGrid."""
+        from jaxrl_suite.envs.grid.level import Level
+
+        return Level(state.grid, state.agent_pos, state.agent_dir)
+
     def step_env(self, key: jax.Array, state: GridState, action: jax.Array, params: GridParams):
         state, reward, terminated = self.transition(key, state, action, params)
         return self.get_obs(state, params), state, reward.astype(jnp.float32), terminated, {}

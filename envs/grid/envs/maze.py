@@ -1,0 +1,52 @@
+"""Procedurally generated mazes (``Maze-*``): reach the goal; each reset draws a level from a generator.
+
+The defaults are JaxUED's Maze: a 13x13 interior with up to 60 walls, a 5x5 egocentric view that sees through
+walls, 250 steps, and MiniGrid's success reward ``1 - 0.9 * steps / max_steps``. ``reset_to_level`` starts
+any given level (UED curricula, held-out sets); ``generator`` picks another level distribution.
+"""
+
+from __future__ import annotations
+
+from jaxrl_suite.envs.grid.base import GridEnv, check_int
+from jaxrl_suite.envs.grid.generators import make_generator
+
+
+class Maze(GridEnv):
+    """A grid world whose levels come from ``envs.grid.generators`` (``generator`` and its options)."""
+
+    see_through_walls_default = True  # JaxUED's maze view is an unoccluded crop
+
+    def __init__(
+        self,
+        size: int = 13,
+        generator: str = "random_walls",
+        generator_options: dict | None = None,
+        max_steps: int = 250,
+        agent_view_size: int = 5,
+        see_through_walls: bool | None = None,
+        fully_observable: bool = False,
+        tile_size: int = 32,
+        highlight: bool = True,
+    ):
+        self.size = check_int("size", size, 3)
+        self.generator_name = generator
+        self.generator_options = dict(generator_options or {})
+        self._generate = make_generator(generator, height=size, width=size, **self.generator_options)
+        super().__init__(
+            size + 2,
+            size + 2,
+            max_steps,
+            agent_view_size,
+            see_through_walls,
+            fully_observable,
+            tile_size,
+            highlight,
+        )
+
+    def generate(self, key, params):
+        level = self._generate(key)
+        return self.new_state(level.grid, level.agent_pos, level.agent_dir)
+
+    def sample_level(self, key):
+        """A level from this env's generator (what ``reset`` starts), as a ``Level``."""
+        return self._generate(key)
