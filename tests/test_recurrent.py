@@ -174,7 +174,9 @@ def test_split_cells_compute_flax_cells(kind):
     flax_params = ref.init(jax.random.key(1), carry, jnp.zeros((n, d)))["params"]
     leaves, tree = jax.tree.flatten(flax_params)
     keys = jax.random.split(jax.random.key(2), len(leaves))
-    flax_params = jax.tree.unflatten(tree, [jax.random.normal(k, a.shape) for k, a in zip(keys, leaves)])
+    flax_params = jax.tree.unflatten(
+        tree, [jax.random.normal(k, a.shape) for k, a in zip(keys, leaves, strict=True)]
+    )
     carry = jax.tree.map(lambda c: jax.random.normal(jax.random.key(3), c.shape), carry)
     x = jax.random.normal(jax.random.key(4), (n, d))
     cat = lambda names, field: jnp.concatenate([flax_params[k][field] for k in names], -1)  # noqa: E731
@@ -205,10 +207,16 @@ def test_render_draws_a_recurrent_policy_episode(tmp_path, capsys):
     out = tmp_path / "grid_gru"
     args = ["--env", "MiniGrid-Empty-5x5-v0", "--num-envs", "4", "--num-steps", "8", "--total-steps", "64",
             "--hidden", "8", "--rnn-hidden", "8", "--num-minibatches", "2", "--update-epochs", "1"]  # fmt: skip
-    assert cli_main(["train", "ppo", "--policy", "gru", *args, "--out", str(out), "--no-progress", "--json"]) == 0
+    assert (
+        cli_main(["train", "ppo", "--policy", "gru", *args, "--out", str(out), "--no-progress", "--json"])
+        == 0
+    )
     capsys.readouterr()
     gif = tmp_path / "episode.gif"
-    assert cli_main(["render", "--checkpoint", str(out), "--out", str(gif), "--max-frames", "400", "--json"]) == 0
+    assert (
+        cli_main(["render", "--checkpoint", str(out), "--out", str(gif), "--max-frames", "400", "--json"])
+        == 0
+    )
     frames = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["frames"]
     policy = jaxrl_suite.load_policy(out)
     ro = evaluation.rollout(policy.env, policy.env_params, policy.act, jax.random.key(0))
