@@ -17,6 +17,7 @@ import hashlib
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -118,7 +119,9 @@ def summarize(
     ret = forward_fill(metrics["return"])  # fills updates where no episode finished, never a divergence
     runs = ret.shape[0]
     n_tail = max(1, int(round(ret.shape[1] * tail)))
-    finals = np.nanmean(ret[:, -n_tail:], axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # no finished episode yet: NaN, said below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        finals = np.nanmean(ret[:, -n_tail:], axis=1)
     finals = np.where([r in diverged for r in range(runs)], np.nan, finals)
     survivors = finals[np.isfinite(finals)]
     out = {
