@@ -222,6 +222,16 @@ class LossTerms:
 
 
 @struct.dataclass
+class RolloutTable:
+    """One iteration's per-step table, ``[num_steps, num_envs]``: GAE advantages, value estimates and the
+    ``EpisodeStatistics`` info (``return``/``length`` where ``done``): what a curriculum scores levels by."""
+
+    advantage: jax.Array
+    value: jax.Array
+    episodes: dict
+
+
+@struct.dataclass
 class TrainResult:
     state: PPOState
     metrics: dict
@@ -380,13 +390,32 @@ class Trainer:
 
     def update(self, state: PPOState, hp: PPOHparams) -> tuple[PPOState, dict]:
         """One iteration: collect a rollout, compute advantages, update for several epochs."""
+        state, metrics, _ = self.iterate(state, hp)
+        return state, metrics
+
+    def iterate(
+        self, state: PPOState, hp: PPOHparams, learn: Any = True
+    ) -> tuple[PPOState, dict, RolloutTable]:
+        """``update``, plus the rollout's per-step table (curricula score the levels they came from).
+        ``learn`` (a traced bool may be passed) False skips the gradient step: the policy only collects."""
         key, k_roll, k_upd = jax.random.split(fast_key(state.key), 3)
         # COLLECT: num_steps steps of every env under the current policy
         state, traj, episodes = self.collect(state, hp, k_roll)
         # ADVANTAGES: truncation-correct GAE, flattened into one batch
         batch = self.advantages(state, traj, hp)
         # LEARN: update_epochs passes of shuffled minibatches
-        state, terms = self.learn(state, batch, hp, k_upd)
+        if learn is True:
+            state, terms = self.learn(state, batch, hp, k_upd)
+        else:  # no step: the loss terms of the whole batch at the current parameters (KL and clipping 0)
+            cfg = self.config
+
+            def no_step(s):
+                progress = s.update_step.astype(jnp.float32) / cfg.num_updates
+                _, stacked = self.batch_loss(s.params, batch, hp, progress)
+                shape = (cfg.update_epochs, cfg.num_minibatches, len(AUX_NAMES))
+                return s, LossTerms.from_stacked(jnp.broadcast_to(stacked, shape))
+
+            state, terms = jax.lax.cond(learn, lambda s: self.learn(s, batch, hp, k_upd), no_step, state)
         recent = state.recent.push(episodes["return"], episodes["done"])
         state = state.replace(key=key, update_step=state.update_step + 1, recent=recent)
 
@@ -403,7 +432,13 @@ class Trainer:
         metrics["length"] = length
         metrics["episodes"] = count
         metrics["steps"] = state.update_step * self.config.batch_size
-        return state, metrics
+        advantage, value = self.per_step(batch)
+        return state, metrics, RolloutTable(advantage, value, episodes)
+
+    def per_step(self, batch: Batch) -> tuple[jax.Array, jax.Array]:
+        """(advantages, values) of a training batch as ``[num_steps, num_envs]`` tables."""
+        shape = (self.config.num_steps, self.config.num_envs)
+        return batch.advantage.reshape(shape), batch.old_value.reshape(shape)
 
     def collect(self, state: PPOState, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, Transition, dict]:
         """``num_steps`` steps of every env under the current policy: ``(state, traj[T, N], episodes[T, N])``."""
@@ -484,18 +519,13 @@ class Trainer:
     ) -> tuple[PPOState, LossTerms]:
         """``update_epochs`` passes over the batch in shuffled minibatches; each loss term comes back shaped
         ``[epoch, minibatch]``."""
-        cfg, net = self.config, self.network
+        cfg = self.config
         progress = state.update_step.astype(jnp.float32) / cfg.num_updates
         optimizer = self.optimizer(hp)
 
-        def loss_fn(params, mb: Batch):
-            pi = net.apply(params, mb.x, method=net.policy)
-            value = net.apply(params, mb.critic_x, method=net.value)
-            return self.loss_terms(pi, value, mb, hp, progress)
-
         def minibatch_step(carry, mb):
             params, opt_state = carry
-            grads, aux = jax.grad(loss_fn, has_aux=True)(params, mb)
+            grads, aux = jax.grad(self.batch_loss, has_aux=True)(params, mb, hp, progress)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), aux
 
@@ -508,6 +538,13 @@ class Trainer:
         perms = shuffles(key, cfg.update_epochs, cfg.batch_size)
         (params, opt_state), stacked = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
         return state.replace(params=params, opt_state=opt_state), LossTerms.from_stacked(stacked)
+
+    def batch_loss(self, params, mb: Batch, hp: PPOHparams, progress: jax.Array):
+        """``(loss, stacked terms)`` of a minibatch (or the whole batch) at ``params``."""
+        net = self.network
+        pi = net.apply(params, mb.x, method=net.policy)
+        value = net.apply(params, mb.critic_x, method=net.value)
+        return self.loss_terms(pi, value, mb, hp, progress)
 
     def loss_terms(self, pi, value: jax.Array, mb: Batch, hp: PPOHparams, progress: jax.Array):
         """The minibatch loss and its terms stacked as ``AUX_NAMES`` (per-sample fields of ``mb`` flat)."""

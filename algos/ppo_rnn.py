@@ -245,6 +245,10 @@ class RecurrentTrainer(Trainer):
         )
         return Sequences(Batch(x, critic_x, action, logp, values, advantages, targets), reset, h0)
 
+    def per_step(self, seqs: Sequences) -> tuple[jax.Array, jax.Array]:
+        """(advantages, values) as ``[num_steps, num_envs]`` tables (the sequences already are)."""
+        return seqs.batch.advantage, seqs.batch.old_value
+
     def replay(self, params, seqs: Sequences):
         """Policy outputs and values of env sequences ``[T, n]``, replayed from ``h0`` through the resets;
         flat, ``[T * n, ...]`` (time-major). The feed-forward half runs on the whole sequence at once."""
@@ -259,20 +263,21 @@ class RecurrentTrainer(Trainer):
         critic_x = seqs.batch.critic_x.reshape((-1,) + seqs.batch.critic_x.shape[2:])
         return net.apply(params, hs, method=net.policy), self._value(params, hs, critic_x)
 
+    def batch_loss(self, params, seqs: Sequences, hp, progress):
+        """``(loss, stacked terms)`` of env sequences, replayed from their start at ``params``."""
+        pi, value = self.replay(params, seqs)
+        flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), seqs.batch)
+        return self.loss_terms(pi, value, flat, hp, progress)
+
     def learn(self, state, seqs: Sequences, hp, key):
         """``update_epochs`` passes over minibatches of whole env sequences, replayed from their start."""
         cfg = self.config
         progress = state.update_step.astype(jnp.float32) / cfg.num_updates
         optimizer = self.optimizer(hp)
 
-        def loss_fn(params, mb: Sequences):
-            pi, value = self.replay(params, mb)
-            flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), mb.batch)
-            return self.loss_terms(pi, value, flat, hp, progress)
-
         def minibatch_step(carry, mb):
             params, opt_state = carry
-            grads, aux = jax.grad(loss_fn, has_aux=True)(params, mb)
+            grads, aux = jax.grad(self.batch_loss, has_aux=True)(params, mb, hp, progress)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), aux
 

@@ -19,9 +19,18 @@ from jaxrl_suite.env import has_privileged_observation
 
 
 class VecEnv:
-    """``num_envs`` environments sharing one params pytree; arrays carry a leading batch axis."""
+    """``num_envs`` environments sharing one params pytree (or, with ``params_axis=0``, each its own: every
+    params leaf then carries the env axis, as a curriculum that pins each env to a level needs); arrays carry
+    a leading batch axis."""
 
-    def __init__(self, env: Any, num_envs: int, reset_mode: str = "always", pool_size: int | None = None):
+    def __init__(
+        self,
+        env: Any,
+        num_envs: int,
+        reset_mode: str = "always",
+        pool_size: int | None = None,
+        params_axis: int | None = None,
+    ):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if reset_mode not in ("always", "pooled"):
@@ -34,6 +43,11 @@ class VecEnv:
             if not 1 <= pool_size <= self.num_envs:
                 raise ValueError(f"pool_size must be in [1, num_envs={self.num_envs}], got {pool_size}")
         self.pool_size = pool_size
+        if params_axis not in (None, 0):
+            raise ValueError(f"params_axis must be None (shared) or 0 (per env), got {params_axis!r}")
+        if params_axis == 0 and reset_mode != "always":
+            raise ValueError("per-env params need reset_mode='always' (a pooled reset shares episodes)")
+        self.params_axis = params_axis
 
     @property
     def default_params(self) -> Any:
@@ -51,12 +65,12 @@ class VecEnv:
         return has_privileged_observation(self.env)
 
     def privileged_observation(self, state: Any, params: Any) -> jax.Array:
-        return jax.vmap(self.env.privileged_observation, in_axes=(0, None))(state, params)
+        return jax.vmap(self.env.privileged_observation, in_axes=(0, self.params_axis))(state, params)
 
     def reset(self, key: jax.Array, params: Any = None):
         params = self.env.default_params if params is None else params
         keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.reset_env, in_axes=(0, None))(keys, params)
+        return jax.vmap(self.env.reset_env, in_axes=(0, self.params_axis))(keys, params)
 
     def step(self, key: jax.Array, state: Any, action: Any, params: Any = None):
         """Batched auto-resetting step (``jaxrl_suite.autoreset.step``); same outputs and ``info`` keys as
@@ -66,7 +80,7 @@ class VecEnv:
         return autoreset.step(
             self._step_env,
             self._reset_done,
-            jax.vmap(self.env.is_truncated, in_axes=(0, None)),
+            jax.vmap(self.env.is_truncated, in_axes=(0, self.params_axis)),
             key_step,
             key_reset,
             state,
@@ -77,7 +91,7 @@ class VecEnv:
 
     def _step_env(self, key: jax.Array, state: Any, action: Any, params: Any):
         keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.step_env, in_axes=(0, 0, 0, None))(keys, state, action, params)
+        return jax.vmap(self.env.step_env, in_axes=(0, 0, 0, self.params_axis))(keys, state, action, params)
 
     def _reset_done(self, key: jax.Array, params: Any, done: jax.Array):
         """Fresh episodes for the envs that finished: one per env ("always"), or ``pool_size`` handed out in

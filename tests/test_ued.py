@@ -148,3 +148,85 @@ def test_accel_edits_keep_levels_valid_and_change_them():
     assert (np.asarray(moved.goal_pos) != np.asarray(one.goal_pos)).any()
     # the agent never ends up on the goal: every mutated level needs at least one action
     assert np.asarray(jax.vmap(solve.shortest_path)(mutated)).min() >= 1
+
+
+# ------------------------------------------------------------------------------------------------- the loop
+TINY = dict(num_envs=8, num_steps=16, total_timesteps=8 * 16 * 8, capacity=12, num_minibatches=2,
+            update_epochs=1, hidden=(16,))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def maze():
+    import jaxrl_suite
+
+    return jaxrl_suite.make("Maze-v0", size=7, max_steps=40)
+
+
+def test_curricula_run_in_one_program_and_fill_their_buffers(maze):
+    """DR never replays; PLR replays once its buffer is half full and takes gradient steps only on replayed
+    batches (robust PLR: the optimiser's step count says exactly how many); ACCEL edits the levels it just
+    replayed, on the update after."""
+    import optax
+
+    from jaxrl_suite.algos.ued.curriculum import MUTATE, NEW, REPLAY, UEDConfig, UEDHparams, make_train
+
+    env, params = maze
+    out = {}
+    for method in ("dr", "plr", "accel"):
+        trainer = make_train(UEDConfig(method=method, **TINY), env, params)
+        res = jax.jit(trainer)(jax.random.key(0), UEDHparams(min_fill=0.5))
+        adam = optax.tree_utils.tree_get(res.state.ppo.opt_state, "ScaleByAdamState")
+        steps = int(adam.count)
+        out[method] = (res, {k: np.asarray(v) for k, v in res.metrics.items()}, steps)
+    per_update = TINY["update_epochs"] * TINY["num_minibatches"]
+    _, dr, steps = out["dr"]
+    assert (dr["branch"] == NEW).all() and (dr["buffer_size"] == 0).all()
+    assert steps == 8 * per_update, "DR steps on every batch"
+    res, plr, steps = out["plr"]
+    assert list(plr["buffer_size"][:2]) == [8, 12]  # 8 new levels, then 4 more fill the 12 slots
+    assert plr["branch"][0] == NEW and (plr["branch"] == REPLAY).any()
+    assert steps == (plr["branch"] == REPLAY).sum() * per_update
+    assert (plr["approx_kl"][plr["branch"] == NEW] == 0).all(), "no step: the batch's own policy"
+    buf = res.state.buffer
+    assert bool(buf.filled.all()) and np.isfinite(np.asarray(buf.scores)).all()
+    _, accel, steps = out["accel"]
+    after_replay = np.flatnonzero(accel["branch"][:-1] == REPLAY) + 1
+    assert after_replay.size and (accel["branch"][after_replay] == MUTATE).all()
+    assert steps == (accel["branch"] == REPLAY).sum() * per_update
+    for method, (_, m, _) in out.items():
+        for name, v in m.items():
+            if name not in ("return", "return_last20", "length"):
+                assert np.isfinite(v).all(), f"{method}: {name}"
+
+
+def test_a_plr_run_resumes_bit_for_bit(maze, tmp_path):
+    from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, make_train
+    from jaxrl_suite.runtime import train_runs
+
+    env, params = maze
+    trainer = make_train(UEDConfig(method="accel", **TINY), env, params)
+    keys = jax.random.split(jax.random.key(3), 2)
+    kw = dict(chunk_updates=3, progress=False)
+    whole = train_runs(trainer, keys, UEDHparams(), out_dir=tmp_path / "a", **kw)
+    train_runs(trainer, keys, UEDHparams(), out_dir=tmp_path / "b", stop_after_chunks=1, **kw)
+    resumed = train_runs(trainer, keys, UEDHparams(), out_dir=tmp_path / "b", resume=True, **kw)
+    for a, b in zip(jax.tree.leaves(whole.state), jax.tree.leaves(resumed.state), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(whole.metrics["branch"], resumed.metrics["branch"])
+
+
+def test_ued_configs_are_checked_before_compiling(maze):
+    import jaxrl_suite
+    from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, make_train
+
+    env, params = maze
+    with pytest.raises(ValueError, match="unknown UED method"):
+        make_train(UEDConfig(method="poet", **TINY), env, params)
+    with pytest.raises(ValueError, match="at least one batch"):
+        make_train(UEDConfig(**{**TINY, "capacity": 4}), env, params)
+    with pytest.raises(ValueError, match="Maze"):
+        make_train(UEDConfig(**TINY), *jaxrl_suite.make("CartPole-v1"))
+    with pytest.raises(ValueError, match="temperature"):
+        make_train(UEDConfig(**TINY), env, params)(jax.random.key(0), UEDHparams(temperature=0.0))

@@ -7,8 +7,23 @@ any given level (UED curricula, held-out sets); ``generator`` picks another leve
 
 from __future__ import annotations
 
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
 from jaxrl_suite.envs.grid.generators import make_generator
+from jaxrl_suite.envs.grid.state import GridParams
+
+
+@struct.dataclass
+class MazeParams(GridParams):
+    """``GridParams`` plus an optional fixed ``level``: when set, every reset (auto-resets included) restarts
+    it, which is how a curriculum assigns levels to envs (params batched per env); None draws a new one."""
+
+    level: Any = None
 
 
 class Maze(GridEnv):
@@ -31,6 +46,9 @@ class Maze(GridEnv):
         self.size = check_int("size", size, 3)
         self.generator_name = generator
         self.generator_options = dict(generator_options or {})
+        if generator == "random_walls" and "max_walls" not in self.generator_options:
+            # JaxUED's density (60 walls in 13 x 13) for other sizes
+            self.generator_options["max_walls"] = round(60 * self.size**2 / 169)
         self._generate = make_generator(generator, height=size, width=size, **self.generator_options)
         super().__init__(
             size + 2,
@@ -43,9 +61,19 @@ class Maze(GridEnv):
             highlight,
         )
 
+    @property
+    def default_params(self) -> MazeParams:
+        return MazeParams(max_steps_in_episode=self.max_steps)
+
     def generate(self, key, params):
-        level = self._generate(key)
+        level = self._generate(key) if getattr(params, "level", None) is None else params.level
         return self.new_state(level.grid, level.agent_pos, level.agent_dir)
+
+    def with_levels(self, params: GridParams, levels: Any) -> MazeParams:
+        """Per-env params (a leading axis on every leaf) that pin each env to one of ``levels``."""
+        n = levels.agent_dir.shape[0]
+        base = MazeParams(**{f: getattr(params, f) for f in ("max_steps_in_episode",)})
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), base).replace(level=levels)
 
     def sample_level(self, key):
         """A level from this env's generator (what ``reset`` starts), as a ``Level``."""
