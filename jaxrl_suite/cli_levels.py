@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--generator", default="random_walls", help="random_walls, perfect_maze, rooms or lava_field"
     )
+    p.add_argument(
+        "--prefab", action="append", metavar="NAME", help="a named held-out level instead (repeatable; 'all')"
+    )
     p.add_argument("--num", type=int, default=4, help="how many levels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=13, help="interior side (the grid adds the outer walls)")
@@ -45,21 +48,26 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"--num must be >= 1, got {args.num}")
     if args.render and Path(args.render).suffix.lower() != ".png":
         raise ValueError(f"--render writes a PNG, got {args.render!r}")
-    from jaxrl_suite.envs.grid import generators
-
-    options = {"height": args.size, "width": args.size, **_options(args.option)}
-    try:
-        generate = generators.make_generator(args.generator, **options)
-    except TypeError as e:  # an option the generator does not take
-        raise ValueError(f"generator {args.generator!r}: {e}") from None
-
     import jax
     import numpy as np
 
+    from jaxrl_suite.envs.grid import generators, solve
     from jaxrl_suite.envs.grid import level as lv
-    from jaxrl_suite.envs.grid import solve
 
-    levels = generators.generate_batch(generate, jax.random.key(args.seed), args.num)
+    if args.prefab:
+        from jaxrl_suite.envs.grid import prefabs
+
+        names = list(prefabs.PREFABS) if args.prefab == ["all"] else args.prefab
+        levels = prefabs.prefabs(names, args.size)
+        options = {"prefabs": names, "size": args.size}
+        args.num = len(names)
+    else:
+        options = {"height": args.size, "width": args.size, **_options(args.option)}
+        try:
+            generate = generators.make_generator(args.generator, **options)
+        except TypeError as e:  # an option the generator does not take
+            raise ValueError(f"generator {args.generator!r}: {e}") from None
+        levels = generators.generate_batch(generate, jax.random.key(args.seed), args.num)
     paths = np.asarray(jax.jit(jax.vmap(solve.shortest_path))(levels))
     out = []
     for i in range(args.num):
@@ -78,7 +86,7 @@ def run(args: argparse.Namespace) -> dict:
             }
         )
     summary = {
-        "generator": args.generator,
+        "generator": "prefab" if args.prefab else args.generator,
         "options": options,
         "seed": args.seed,
         "num": args.num,

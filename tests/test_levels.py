@@ -208,6 +208,9 @@ def test_levels_cli_prints_encodings_and_shortest_paths(tmp_path, capsys):
         enc = np.asarray(one["encoding"])
         assert enc.shape == (9, 9, 3) and one["solvable"]
         assert one["shortest_path"] == _python_bfs(enc.transpose(1, 0, 2), one["agent_pos"], one["agent_dir"])
+    assert cli_main(["levels", "--prefab", "SixteenRooms", "--prefab", "Labyrinth", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [one["shortest_path"] for one in out["levels"]] == [26, 113]
     assert cli_main(["levels", "--generator", "perfect_mase", "--json"]) == 2
     assert "did you mean perfect_maze" in capsys.readouterr().err
     assert cli_main(["levels", "--generator", "perfect_maze", "--size", "8", "--json"]) == 2

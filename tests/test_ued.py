@@ -230,3 +230,30 @@ def test_ued_configs_are_checked_before_compiling(maze):
         make_train(UEDConfig(**TINY), *jaxrl_suite.make("CartPole-v1"))
     with pytest.raises(ValueError, match="temperature"):
         make_train(UEDConfig(**TINY), env, params)(jax.random.key(0), UEDHparams(temperature=0.0))
+
+
+def test_held_out_prefabs_are_the_published_mazes_and_the_student_is_evaluated_on_each():
+    """JaxUED's held-out mazes parse, pad to 13 x 13 and are solvable with the published layouts' path
+    lengths; ``heldout`` reports a solve rate per level (a random policy solves the trivial maze, never the
+    labyrinth, whose shortest path is 113 actions)."""
+    import jaxrl_suite
+    from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
+    from jaxrl_suite.envs.grid import prefabs as P
+
+    levels = P.prefabs()
+    paths = dict(zip(P.PREFABS, np.asarray(jax.vmap(solve.shortest_path)(levels)).tolist(), strict=True))
+    assert levels.grid.shape == (len(P.PREFABS), 15, 15, 3)
+    assert paths["TrivialMaze"] == 9 and paths["SixteenRooms"] == 26 and paths["Labyrinth"] == 113
+    assert all(p < solve.UNREACHABLE for p in paths.values())
+    with pytest.raises(ValueError, match="did you mean SixteenRooms"):
+        P.prefab("SixteenRoom")
+    env, params = jaxrl_suite.make("Maze-v0")
+    trainer = make_train(UEDConfig(**{**TINY, "total_timesteps": 8 * 16}), env, params)
+    state = trainer.init(jax.random.key(0), UEDHparams())
+    two = P.prefabs(["TrivialMaze", "Labyrinth"])
+    out = jax.jit(lambda s, k: heldout(trainer, s, k, two, episodes=16, greedy=False))(
+        state, jax.random.key(1)
+    )
+    solved = np.asarray(out["solve_rate"])
+    assert solved[0] > 0 and solved[1] == 0
+    assert (np.asarray(out["return"])[1] == 0) and np.asarray(out["return"])[0] > 0

@@ -251,6 +251,26 @@ class UEDTrainer:
         return self.ppo.act(state.ppo, obs, key, greedy)
 
 
+def heldout(
+    trainer: UEDTrainer, state: UEDState, key: jax.Array, levels: Any, episodes: int = 8, greedy: bool = True
+) -> dict:
+    """The student on each of ``levels`` (stacked, e.g. ``envs.grid.prefabs.prefabs()``): per level the solve
+    rate (episodes that reached the goal) and the mean return of ``episodes`` episodes; one vmapped program."""
+    from jaxrl_suite import evaluation
+
+    act = trainer.acting(state, greedy)
+    base = trainer.env_params
+
+    def one(level, k):
+        params = base.replace(level=level)
+        ep = evaluation.evaluate(trainer.env, params, act, k, episodes)
+        return (ep.finished & (ep.returns > 0)).mean(), ep.returns.mean()
+
+    n = levels.agent_dir.shape[0]
+    solved, returns = jax.vmap(one)(levels, jax.random.split(key, n))
+    return {"solve_rate": solved, "return": returns}
+
+
 def make_train(config: UEDConfig, env: Any, env_params: Any = None) -> UEDTrainer:
     """Validate everything (before any compile) and build the learner."""
     return UEDTrainer(config, env, env_params)
@@ -268,4 +288,14 @@ def rollout_states(trainer: UEDTrainer, state: UEDState, key: jax.Array, greedy:
 # Names the CLI and runtime look up on every learner module.
 Config = UEDConfig
 Hparams = UEDHparams
-__all__ = ["Config", "Hparams", "UEDConfig", "UEDHparams", "UEDState", "UEDTrainer", "evaluate", "make_train"]
+__all__ = [
+    "Config",
+    "Hparams",
+    "UEDConfig",
+    "UEDHparams",
+    "UEDState",
+    "UEDTrainer",
+    "evaluate",
+    "heldout",
+    "make_train",
+]
