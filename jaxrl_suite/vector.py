@@ -48,6 +48,8 @@ class VecEnv:
         if params_axis == 0 and reset_mode != "always":
             raise ValueError("per-env params need reset_mode='always' (a pooled reset shares episodes)")
         self.params_axis = params_axis
+        #: the env steps and resets states and observes once (``GridEnv``'s state-only protocol)
+        self.lean = all(hasattr(env, n) for n in ("observe_state", "step_state", "reset_state"))
 
     @property
     def default_params(self) -> Any:
@@ -86,20 +88,24 @@ class VecEnv:
             state,
             action,
             params,
+            observe=jax.vmap(self.env.observe_state, in_axes=(0, self.params_axis)) if self.lean else None,
             privileged=self.privileged_observation if self.has_privileged_observation else None,
         )
 
     def _step_env(self, key: jax.Array, state: Any, action: Any, params: Any):
         keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.step_env, in_axes=(0, 0, 0, self.params_axis))(keys, state, action, params)
+        step = self.env.step_state if self.lean else self.env.step_env
+        return jax.vmap(step, in_axes=(0, 0, 0, self.params_axis))(keys, state, action, params)
 
     def _reset_done(self, key: jax.Array, params: Any, done: jax.Array):
         """Fresh episodes for the envs that finished: one per env ("always"), or ``pool_size`` handed out in
         order ("pooled")."""
+        reset = self.env.reset_state if self.lean else self.env.reset_env
         if self.reset_mode == "always":
-            return self.reset(key, params)
+            keys = jax.random.split(key, self.num_envs)
+            return jax.vmap(reset, in_axes=(0, self.params_axis))(keys, params)
         pool_keys = jax.random.split(key, self.pool_size)
-        pool = jax.vmap(self.env.reset_env, in_axes=(0, None))(pool_keys, params)
+        pool = jax.vmap(reset, in_axes=(0, None))(pool_keys, params)
         slot = jnp.where(done, (jnp.cumsum(done) - 1) % self.pool_size, 0)
         return jax.tree.map(lambda x: x[slot], pool)
 

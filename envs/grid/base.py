@@ -185,6 +185,17 @@ class GridEnv(Environment):
             privileged=self.privileged_observation if has_privileged_observation(self) else None,
         )
 
+    # The state-only protocol: ``VecEnv`` (through ``EpisodeStatistics``) steps and resets states and builds
+    # each observation once, from the state kept after the auto-reset.
+    def observe_state(self, state: GridState, params: GridParams | None = None) -> dict:
+        return self.get_obs(state, params)
+
+    def step_state(self, key, state, action, params):
+        return self._transition_only(key, state, action, params)
+
+    def reset_state(self, key, params):
+        return None, self.generate(key, params)
+
     def _transition_only(self, key, state, action, params):
         """``step_env`` without the observation (``autoreset.step`` builds it from the selected state)."""
         state, reward, terminated = self.transition(key, state, action, params)

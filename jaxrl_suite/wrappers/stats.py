@@ -29,12 +29,31 @@ class EpisodeStatistics(StatefulWrapper):
         return obs, EpisodeStatsState(env_state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
 
     def step_env(self, key, state, action, params):
-        obs, env_state, reward, terminated, info = self.env.step_env(key, state.env_state, action, params)
+        return self._count(self.env.step_env(key, state.env_state, action, params), state, params)
+
+    def _count(self, stepped, state, params):
+        obs, env_state, reward, terminated, info = stepped
         ret = state.episode_return + jnp.asarray(reward, jnp.float32)
         length = state.episode_length + 1
         done = jnp.asarray(terminated, bool) | jnp.asarray(self.env.is_truncated(env_state, params), bool)
         info = {**info, "episode": {"return": ret, "length": length, "done": done}}
         return obs, EpisodeStatsState(env_state, ret, length), reward, terminated, info
+
+    def __getattr__(self, name):
+        # the inner env's state-only protocol (observation built once by the caller), when it has one
+        if name in ("observe_state", "step_state", "reset_state") and hasattr(self.env, name):
+            return getattr(self, "_" + name)
+        return super().__getattr__(name)
+
+    def _observe_state(self, state, params):
+        return self.env.observe_state(state.env_state, params)
+
+    def _step_state(self, key, state, action, params):
+        return self._count(self.env.step_state(key, state.env_state, action, params), state, params)
+
+    def _reset_state(self, key, params):
+        _, env_state = self.env.reset_state(key, params)
+        return None, EpisodeStatsState(env_state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
 
 
 def mean_finished(info_episode: dict) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -13,9 +13,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
+from jaxrl_suite.envs.grid.dynamics import success_reward
 from jaxrl_suite.envs.grid.generators import make_generator
 from jaxrl_suite.envs.grid.state import GridParams
+
+WALLS_ONLY = ("random_walls", "perfect_maze", "lava_field")  # generators whose levels hold no objects
 
 
 @struct.dataclass
@@ -50,6 +54,8 @@ class Maze(GridEnv):
             # JaxUED's density (60 walls in 13 x 13) for other sizes
             self.generator_options["max_walls"] = round(60 * self.size**2 / 169)
         self._generate = make_generator(generator, height=size, width=size, **self.generator_options)
+        #: levels hold only walls, the goal and lava: the lean step applies (see ``transition``)
+        self.walls_only = generator in WALLS_ONLY
         super().__init__(
             size + 2,
             size + 2,
@@ -60,6 +66,26 @@ class Maze(GridEnv):
             tile_size,
             highlight,
         )
+
+    def transition(self, key, state, action, params):
+        """Levels of walls, goal and lava only (every generator but ``rooms``): MiniGrid's step reduces to
+        turning and moving onto a free cell (pickup, drop, toggle and done change nothing), a fraction of the
+        general engine's work; other levels take the general step."""
+        if not self.walls_only:
+            return super().transition(key, state, action, params)
+        action = jnp.asarray(action, jnp.int32)
+        d = state.agent_dir
+        front = state.agent_pos + jnp.asarray(C.DIR_TO_VEC)[d]
+        t = state.grid[front[1], front[0], 0]
+        moved = (action == C.FORWARD) & ((t == C.EMPTY) | (t == C.GOAL) | (t == C.LAVA))
+        turn = jnp.where(action == C.LEFT, 3, jnp.where(action == C.RIGHT, 1, 0))
+        time = state.time + 1
+        state = state.replace(
+            agent_pos=jnp.where(moved, front, state.agent_pos), agent_dir=(d + turn) % 4, time=time
+        )
+        goal, lava = moved & (t == C.GOAL), moved & (t == C.LAVA)
+        reward = jnp.where(goal, success_reward(time, params.max_steps_in_episode), 0.0)
+        return state, reward, goal | lava
 
     @property
     def default_params(self) -> MazeParams:
