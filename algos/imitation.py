@@ -121,3 +121,22 @@ class ImitationTrainer(Trainer):
     def batch_loss(self, params, mb, hp, progress):
         loss, stacked = super().batch_loss(params, mb, hp, progress)
         return loss + hp.bc_coef * bc_loss(self, params, self.demos, None), stacked
+
+
+class BCPretrained:
+    """A learner whose ``init`` clones the demonstrations (``pretrain``) before training starts; everything
+    else is the wrapped learner's. The runtime compiles the cloning into the init program, and a resumed run
+    restores the trained state rather than cloning again."""
+
+    def __init__(self, trainer: Trainer, demos: Demos, steps: int = 500, lr: float = 1e-3):
+        if trainer.config.policy != "mlp":
+            raise ValueError("behaviour cloning supports feed-forward policies (policy='mlp')")
+        self.trainer, self.demos, self.steps, self.lr = trainer, demos, int(steps), float(lr)
+
+    def init(self, key: jax.Array, hparams: Any = None) -> Any:
+        return pretrain(self.trainer, self.trainer.init(key, hparams), self.demos, self.steps, self.lr)[0]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "trainer":
+            raise AttributeError(name)
+        return getattr(self.trainer, name)
