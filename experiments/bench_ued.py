@@ -4,12 +4,15 @@
    own generator: 13x13, up to 60 walls), the same batch, 5x5 views, 250-step limit, each env replaying its
    level when an episode ends (ours: levels pinned in per-env params; theirs: ``AutoReplayWrapper``), uniform
    random actions, ``lax.scan`` over 256 steps with every observation summed into the output (XLA may not
-   drop it). Steps/s, best of ``--repeats`` runs after compiling; target ours >= 3x.
+   drop it). Ours and theirs are timed in turn for ``--repeats`` rounds after compiling; the speedup is the
+   median of the per-round ratios, with their range; target ours >= 3x.
 2. **The UED loop's cost**: env steps/s of whole training updates (rollout, GAE, PPO epochs, and for the
    curricula level sampling, scoring, buffer updates and edits) for plain PPO on ``Maze-v0`` and for DR, PLR
-   (robust and not) and ACCEL with the same student and batch; overhead = 1 - curriculum / reference. Robust
-   PLR and ACCEL skip the gradient step on exploring batches, so their wall time is not comparable work;
-   non-robust PLR against DR isolates the curriculum's own cost (target <= 20%).
+   (robust and not) and ACCEL with the same student and batch; overhead = 1 - curriculum / reference. The
+   curricula replay from the first update on (``min_fill=0``; the default waits for 2000 levels), so the
+   timed updates include replays (80%) as a long run's do. Robust PLR and ACCEL skip the gradient step on
+   exploring batches, so their wall time is not comparable work; non-robust PLR against DR isolates the
+   curriculum's own cost (target <= 20%).
 
 JaxUED 0.0.1 calls ``jax.tree_map``, which JAX 0.6 removed; the benchmark aliases it to ``jax.tree.map``
 before importing jaxued (nothing else of theirs is touched).
@@ -64,18 +67,27 @@ def ours_from_jaxued(levels) -> object:
     return make_level(grid, pos, np.asarray(levels.agent_dir, np.int32))
 
 
-def time_best(fn, args, repeats: int) -> tuple[float, float]:
-    """(compile seconds, best run seconds) of a jitted function."""
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(*args))
-    best = np.inf
-    for _ in range(repeats):
+def time_interleaved(fns: dict, args: dict, repeats: int) -> tuple[dict, dict]:
+    """Compile each jitted function, then time them in turn, ``repeats`` rounds: ``(compile seconds,
+    per-round seconds)`` by name. Interleaving puts every side under the same drift of a shared machine."""
+    compiled, compile_s, times = {}, {}, {name: [] for name in fns}
+    for name, fn in fns.items():
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        best = min(best, time.perf_counter() - t0)
-    return compile_s, best
+        compiled[name] = jax.jit(fn).lower(*args[name]).compile()
+        compile_s[name] = time.perf_counter() - t0
+        jax.block_until_ready(compiled[name](*args[name]))
+    for _ in range(repeats):
+        for name in fns:
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled[name](*args[name]))
+            times[name].append(time.perf_counter() - t0)
+    return compile_s, times
+
+
+def ratio_stats(num: list, den: list) -> dict:
+    """Per-round ratios ``num / den``: median and range."""
+    r = np.asarray(num) / np.asarray(den)
+    return {"median": float(np.median(r)), "min": float(r.min()), "max": float(r.max()), "rounds": r.tolist()}
 
 
 def bench_envs(n: int, repeats: int) -> dict:
@@ -115,16 +127,18 @@ def bench_envs(n: int, repeats: int) -> dict:
         return jax.lax.scan(step, (state, jnp.int32(0)), jax.random.split(key, STEPS))[0][1]
 
     key = jax.random.key(1)
-    ours_c, ours_t = time_best(run_ours, (key,), repeats)
-    theirs_c, theirs_t = time_best(run_theirs, (key,), repeats)
+    compile_s, times = time_interleaved(
+        {"ours": run_ours, "jaxued": run_theirs}, {"ours": (key,), "jaxued": (key,)}, repeats
+    )
     return {
         "envs": n,
         "steps": STEPS,
-        "ours_steps_per_s": n * STEPS / ours_t,
-        "jaxued_steps_per_s": n * STEPS / theirs_t,
-        "ours_compile_s": ours_c,
-        "jaxued_compile_s": theirs_c,
-        "speedup": theirs_t / ours_t,
+        "repeats": repeats,
+        "ours_steps_per_s": n * STEPS / float(np.median(times["ours"])),
+        "jaxued_steps_per_s": n * STEPS / float(np.median(times["jaxued"])),
+        "ours_compile_s": compile_s["ours"],
+        "jaxued_compile_s": compile_s["jaxued"],
+        "speedup": ratio_stats(times["jaxued"], times["ours"]),
     }
 
 
@@ -147,35 +161,47 @@ def bench_loop(updates: int, repeats: int) -> dict:
         ),
         "plr": (
             make_train(UEDConfig(method="plr", total_timesteps=total, **student), env, params),
-            UEDHparams(),
+            UEDHparams(min_fill=0.0),
         ),
         "plr_nonrobust": (
             make_train(UEDConfig(method="plr", robust=False, total_timesteps=total, **student), env, params),
-            UEDHparams(),
+            UEDHparams(min_fill=0.0),
         ),
         "accel": (
             make_train(UEDConfig(method="accel", total_timesteps=total, **student), env, params),
-            UEDHparams(),
+            UEDHparams(min_fill=0.0),
         ),
     }
+    fns, args = {}, {}
     for name, (trainer, hp) in variants.items():
-        # warm the buffer first (PLR replays once half full), then time `updates` updates from that state
+        # warm up with a few updates (the buffer gets levels to replay), then time `updates` from that state
         state = trainer.init(jax.random.key(0), hp)
-        state = jax.jit(lambda s, tr=trainer, hp=hp: tr.run(s, hp, 4))(state)[0]
+        args[name] = (jax.jit(lambda s, tr=trainer, hp=hp: tr.run(s, hp, 4))(state)[0],)
         # the whole output (final state and metrics) is returned, so XLA cannot drop any of the work
-        compile_s, best = time_best(lambda s, tr=trainer, hp=hp: tr.run(s, hp, updates), (state,), repeats)
-        rows[name] = {"steps_per_s": total / best, "compile_s": compile_s}
+        fns[name] = lambda s, tr=trainer, hp=hp: tr.run(s, hp, updates)
+    compile_s, times = time_interleaved(fns, args, repeats)
+    for name, (_, hp) in variants.items():
+        rows[name] = {
+            "steps_per_s": total / float(np.median(times[name])),
+            "compile_s": compile_s[name],
+            "min_fill": getattr(hp, "min_fill", None),
+        }
     for name in ("dr", "plr", "plr_nonrobust", "accel"):
-        rows[name]["overhead_vs_ppo"] = 1.0 - rows[name]["steps_per_s"] / rows["ppo"]["steps_per_s"]
-        rows[name]["overhead_vs_dr"] = 1.0 - rows[name]["steps_per_s"] / rows["dr"]["steps_per_s"]
-    return {"student": {**student, "policy": "mlp"}, "updates": updates, "variants": rows}
+        # overhead per round: 1 - reference time / curriculum time (= 1 - curriculum / reference steps/s)
+        for ref in ("ppo", "dr"):
+            st = ratio_stats(times[ref], times[name])
+            rows[name][f"overhead_vs_{ref}"] = {k: (1 - v if k != "rounds" else [1 - x for x in v])
+                                               for k, v in st.items()}  # fmt: skip
+            lo, hi = rows[name][f"overhead_vs_{ref}"]["max"], rows[name][f"overhead_vs_{ref}"]["min"]
+            rows[name][f"overhead_vs_{ref}"].update(min=lo, max=hi)
+    return {"student": {**student, "policy": "mlp"}, "updates": updates, "repeats": repeats, "variants": rows}
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--envs", type=int, default=1024)
     ap.add_argument("--updates", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds (median reported)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 64 envs, 4 updates, 1 repeat")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -198,11 +224,12 @@ def main(argv: list[str] | None = None) -> dict:
     path = out_dir / "bench_ued.json"
     path.write_text(json.dumps(summary, indent=1))
     if not args.json:
+        sp = envs["speedup"]
         print(f"maze env, {envs['envs']} envs: ours {envs['ours_steps_per_s']:.3g} steps/s, JaxUED "
-              f"{envs['jaxued_steps_per_s']:.3g} ({envs['speedup']:.2f}x)")  # fmt: skip
+              f"{envs['jaxued_steps_per_s']:.3g} ({sp['median']:.2f}x, range {sp['min']:.2f}-{sp['max']:.2f})")  # fmt: skip
         for name, row in loop["variants"].items():
-            extra = "" if name == "ppo" else f"  overhead vs PPO {row['overhead_vs_ppo']:+.0%}, vs DR " \
-                f"{row['overhead_vs_dr']:+.0%}"  # fmt: skip
+            extra = "" if name == "ppo" else f"  overhead vs PPO {row['overhead_vs_ppo']['median']:+.0%}, " \
+                f"vs DR {row['overhead_vs_dr']['median']:+.0%}"  # fmt: skip
             print(f"{name:<14} {row['steps_per_s']:>9.0f} steps/s{extra}")
     print(json.dumps({**summary, "results_file": portable_path(path)}))
     return summary

@@ -8,7 +8,8 @@ recurrent core's width as a second layer, so the three have the same depth. Repo
 over the last 5% of updates, then mean and sd over seeds) and the greedy evaluation return (64 episodes per
 seed, the hidden state carried), writes experiments/results/train_memory.json and a learning-curve plot.
 
-Usage: python experiments/train_memory.py [--tasks probe,masked,memory] [--seeds 3] [--quick] [--json]
+Usage: python experiments/train_memory.py [--tasks probe,masked,memory[,memory_long]] [--policies mlp,gru,lstm]
+       [--seeds 3] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ TASKS = {
         anneal=True,
     ),
 }
+# the same MemoryS7 settings at 12 M steps: run only when named (``--tasks memory_long``; ~1 h per policy)
+TASKS["memory_long"] = {**TASKS["memory"], "total": 12_000_000}
+DEFAULT_TASKS = "probe,masked,memory"
 
 
 def run_task(name: str, policy: str, seeds: int, scale: float) -> dict:
@@ -124,7 +128,7 @@ def plot(results: dict, path: Path) -> None:
     for ax, (task, by_policy) in zip(axes, results.items(), strict=True):
         for policy, r in by_policy.items():
             ax.plot(r["curve_steps"], r["curve_return_mean"], label=policy)
-        ax.set_title(TASKS[task]["env"], fontsize=9)
+        ax.set_title(f"{TASKS[task]['env']} ({TASKS[task]['total'] / 1e6:g} M steps)", fontsize=9)
         ax.set_xlabel("env steps")
         ax.set_ylabel("return (mean over seeds)")
         ax.legend(fontsize=8)
@@ -134,15 +138,18 @@ def plot(results: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tasks", default="probe,masked,memory")
+    ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated, from {', '.join(TASKS)}")
+    ap.add_argument("--policies", default=",".join(POLICIES), help="comma-separated, from mlp,gru,lstm")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smoke run: 1/20 of the budgets, 2 seeds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     tasks = [t for t in args.tasks.split(",") if t]
-    unknown = sorted(set(tasks) - set(TASKS))
-    if unknown or args.seeds < 1:
-        raise SystemExit(f"error: unknown task(s) {unknown} (choose from {sorted(TASKS)}) or --seeds < 1")
+    policies = [p for p in args.policies.split(",") if p]
+    unknown = sorted(set(tasks) - set(TASKS)) + sorted(set(policies) - set(POLICIES))
+    if unknown or args.seeds < 1 or not policies:
+        raise SystemExit(f"error: unknown task(s)/policies {unknown} (tasks: {sorted(TASKS)}; policies: "
+                         f"{POLICIES}), no policy, or --seeds < 1")  # fmt: skip
     seeds, scale = (2, 0.05) if args.quick else (args.seeds, 1.0)
     out_dir = RESULTS / "quick" if args.quick else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = {t: r for t, r in results.items() if t in TASKS and t not in tasks}
     for task in tasks:
         results[task] = {}
-        for policy in POLICIES:
+        for policy in policies:
             r = run_task(task, policy, seeds, scale)
             r["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             results[task][policy] = r

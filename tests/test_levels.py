@@ -95,6 +95,20 @@ def test_generators_give_valid_levels_and_solvable_ones_when_asked(batches):
     assert (free == 2 * 25 - 1).all()
 
 
+def test_random_cells_are_exactly_n_distinct_cells_uniformly_placed():
+    """The sort-free subset draw behind random walls and lava: exactly n cells, each equally likely."""
+    from jaxrl_suite.envs.grid.generators import _subset
+
+    draws = 4000
+    for size, n in ((169, 37), (169, 0), (169, 169), (30, 7)):
+        keys = jax.random.split(jax.random.key(size + n), draws)
+        m = np.asarray(jax.jit(jax.vmap(lambda k, size=size, n=n: _subset(k, size, n)))(keys))
+        assert (m.sum(axis=1) == n).all(), (size, n)
+        p = n / size
+        if 0 < p < 1:  # every cell's frequency within 5 sd of n/size
+            assert np.abs(m.mean(axis=0) - p).max() < 5 * np.sqrt(p * (1 - p) / draws), (size, n)
+
+
 def test_minigrid_encoding_and_ascii_round_trip(batches):
     from minigrid.core.grid import Grid
 

@@ -175,6 +175,10 @@ def test_curricula_run_in_one_program_and_fill_their_buffers(maze):
     for method in ("dr", "plr", "accel"):
         trainer = make_train(UEDConfig(method=method, **TINY), env, params)
         res = jax.jit(trainer)(jax.random.key(0), UEDHparams(min_fill=0.5))
+        # the state after updates has the avals of a fresh one (weak types included): chunks compile once
+        fresh = jax.eval_shape(trainer.init, jax.random.key(0), UEDHparams())
+        aval = lambda x: (x.shape, x.dtype, x.weak_type)  # noqa: E731
+        assert jax.tree.map(aval, fresh) == jax.tree.map(lambda x: aval(jax.typeof(x)), res.state), method
         adam = optax.tree_utils.tree_get(res.state.ppo.opt_state, "ScaleByAdamState")
         steps = int(adam.count)
         out[method] = (res, {k: np.asarray(v) for k, v in res.metrics.items()}, steps)

@@ -169,9 +169,11 @@ class UEDTrainer:
             branch = jnp.int32(NEW)
         else:
             replay = B.should_replay(state.buffer, k_coin, hp.plr)
-            branch = jnp.where(replay, REPLAY, NEW)
+            # int32 constants, not Python ints: a weakly typed branch in the state would recompile the
+            # second chunk of every run
+            branch = jnp.where(replay, jnp.int32(REPLAY), jnp.int32(NEW))
             if cfg.method == "accel":  # the levels just replayed are edited next
-                branch = jnp.where(state.last_branch == REPLAY, MUTATE, branch)
+                branch = jnp.where(state.last_branch == REPLAY, jnp.int32(MUTATE), branch)
 
         def new(buf):
             return buf, jnp.zeros((n,), jnp.int32), self._new_levels(k_new)
