@@ -155,6 +155,12 @@ TINY = dict(num_envs=8, num_steps=16, total_timesteps=8 * 16 * 8, capacity=12, n
             update_epochs=1, hidden=(16,))  # fmt: skip
 
 
+def same_avals(abstract, concrete) -> bool:
+    """Shapes, dtypes and weak types agree: a chunk after the first reuses the compiled program."""
+    aval = lambda x: (x.shape, x.dtype, x.weak_type)  # noqa: E731
+    return jax.tree.map(aval, abstract) == jax.tree.map(lambda x: aval(jax.typeof(x)), concrete)
+
+
 @pytest.fixture(scope="module")
 def maze():
     import jaxrl_suite
@@ -177,8 +183,7 @@ def test_curricula_run_in_one_program_and_fill_their_buffers(maze):
         res = jax.jit(trainer)(jax.random.key(0), UEDHparams(min_fill=0.5))
         # the state after updates has the avals of a fresh one (weak types included): chunks compile once
         fresh = jax.eval_shape(trainer.init, jax.random.key(0), UEDHparams())
-        aval = lambda x: (x.shape, x.dtype, x.weak_type)  # noqa: E731
-        assert jax.tree.map(aval, fresh) == jax.tree.map(lambda x: aval(jax.typeof(x)), res.state), method
+        assert same_avals(fresh, res.state), method
         adam = optax.tree_utils.tree_get(res.state.ppo.opt_state, "ScaleByAdamState")
         steps = int(adam.count)
         out[method] = (res, {k: np.asarray(v) for k, v in res.metrics.items()}, steps)
@@ -261,3 +266,59 @@ def test_held_out_prefabs_are_the_published_mazes_and_the_student_is_evaluated_o
     solved = np.asarray(out["solve_rate"])
     assert solved[0] > 0 and solved[1] == 0
     assert (np.asarray(out["return"])[1] == 0) and np.asarray(out["return"])[0] > 0
+
+
+def test_the_paired_editor_builds_goal_then_agent_then_walls_as_stepping_it_does():
+    """Edit 0 places the goal, 1 turns the agent, 2 places it (the goal's cell: the next one), later edits
+    toggle walls but never on the goal or the agent; replaying the actions gives the stepped level."""
+    from jaxrl_suite.envs.grid.envs.maze_editor import MazeEditor
+    from jaxrl_suite.envs.grid.level import to_ascii
+
+    editor = MazeEditor(size=5, max_walls=6)
+    actions = jnp.array([12, 5, 12, 0, 1, 2, 0, 12, 6])  # cell 12 = (3, 3): goal, then agent -> (4, 3)
+    built = editor.build(actions)
+    assert to_ascii(built).splitlines()[1:4] == ["#.##..#", "#.#...#", "#..Gv.#"]
+    _, state = editor.reset(jax.random.key(0), editor.default_params)
+    for t, a in enumerate(actions):
+        obs, state, reward, term, trunc, info = editor.step(
+            jax.random.key(t), state, a, editor.default_params
+        )
+        assert bool(term) == (t == editor.num_edits - 1) and float(reward) == 0.0 and not bool(trunc)
+        if not term:
+            stepped = state.level
+            assert obs["image"][..., 2:].sum() == (t >= 2), "the agent shows once placed"
+    # the last step auto-resets: compare the level before the last edit with the first edits replayed
+    assert to_ascii(stepped) == to_ascii(editor.build(actions[:-1]))
+    assert to_ascii(stepped) != to_ascii(built)  # the last edit (a wall at cell 6) is the difference
+
+
+def test_a_paired_run_trains_all_three_agents_on_valid_levels(maze):
+    import optax
+
+    from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, make_train
+    from jaxrl_suite.algos.ued.paired import episode_stats
+
+    env, params = maze
+    trainer = make_train(UEDConfig(method="paired", adversary_hidden=(16,), **{**TINY, "num_steps": 48,
+                                                                                "total_timesteps": 8 * 48 * 4}),
+                         env, params)  # fmt: skip
+    hp = UEDHparams()
+    res = jax.jit(trainer)(jax.random.key(0), hp)
+    fresh = jax.eval_shape(trainer.init, jax.random.key(0), hp)
+    assert same_avals(fresh, res.state)
+    for name in ("ppo", "antagonist", "adversary"):
+        adam = optax.tree_utils.tree_get(getattr(res.state, name).opt_state, "ScaleByAdamState")
+        per_update = TINY["update_epochs"] * (TINY["num_minibatches"] if name != "adversary" else
+                                              trainer.adversary.config.num_minibatches)  # fmt: skip
+        assert int(adam.count) == 4 * per_update, f"{name} steps on every update"
+    levels = res.state.levels
+    t = np.asarray(levels.grid)[..., 0]
+    assert ((t == C.GOAL).sum(axis=(1, 2)) == 1).all() and (t[:, [0, -1], :] == C.WALL).all()
+    ax, ay = np.asarray(levels.agent_pos).T
+    assert (t[np.arange(len(ax)), ay, ax] == C.EMPTY).all(), "the agent stands on an empty cell"
+    m = {k: np.asarray(v) for k, v in res.metrics.items()}
+    assert np.isfinite(m["regret"]).all() and (m["walls"] > 0).any()
+    # a level where no episode finished counts as return 0: the regret stays finite
+    episodes = {"done": jnp.zeros((4, 2), bool), "return": jnp.ones((4, 2))}
+    mean, best, finished = episode_stats(episodes)
+    assert (np.asarray(mean) == 0).all() and (np.asarray(best) == 0).all() and not np.asarray(finished).any()

@@ -1,5 +1,6 @@
 """Unsupervised environment design on PPO's compiled loop: domain randomisation, robust Prioritized Level
-Replay and ACCEL, one update = one rollout on a batch of levels (``UEDConfig(method="dr" | "plr" | "accel")``).
+Replay and ACCEL, one update = one rollout on a batch of levels (``UEDConfig(method="dr" | "plr" | "accel")``;
+``"paired"``, an adversary that builds the levels, is ``algos/ued/paired.py`` on the same pieces).
 
 Each update picks where its levels come from (``lax.switch``, so one rollout is compiled): new levels from
 the env's generator, levels replayed from the buffer (``algos/ued/buffer.py``) or, for ACCEL, the levels
@@ -29,7 +30,7 @@ from jaxrl_suite.prng import fast_key
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics
 
-METHODS = ("dr", "plr", "accel")
+METHODS = ("dr", "plr", "accel", "paired")
 NEW, REPLAY, MUTATE = 0, 1, 2
 
 
@@ -42,6 +43,8 @@ class UEDHparams(PPOHparams):
     temperature: float = 0.3
     min_fill: float = 0.5
     topk: int = 0
+    adversary_lr: float = 1e-4  # PAIRED's level-building adversary (PPO)
+    adversary_ent_coef: float = 0.01
 
     @property
     def plr(self) -> B.PLRParams:
@@ -55,6 +58,8 @@ class UEDHparams(PPOHparams):
             "temperature": lambda v: v > 0,
             "min_fill": lambda v: (v >= 0) & (v <= 1),
             "topk": lambda v: v >= 0,
+            "adversary_lr": lambda v: v > 0,
+            "adversary_ent_coef": lambda v: v >= 0,
         }
         for name, ok in rules.items():
             value = getattr(self, name)
@@ -75,6 +80,8 @@ class UEDConfig(PPOConfig):
     score: str = "maxmc"
     num_edits: int = 5
     robust: bool = True  # gradient steps only on replayed levels (robust PLR, ACCEL)
+    adversary_hidden: tuple[int, ...] = (128, 128)  # PAIRED: the adversary's MLP
+    random_z: int = 16  # PAIRED: size of the adversary's per-level random input
 
     def validate(self) -> UEDConfig:
         PPOConfig.validate(self)
@@ -88,6 +95,10 @@ class UEDConfig(PPOConfig):
             )
         if int(self.num_edits) < 1:
             raise ValueError(f"num_edits must be >= 1, got {self.num_edits}")
+        if not self.adversary_hidden or any(int(h) < 1 for h in self.adversary_hidden):
+            raise ValueError(f"adversary_hidden layer sizes must be positive, got {self.adversary_hidden}")
+        if int(self.random_z) < 0:
+            raise ValueError(f"random_z must be >= 0, got {self.random_z}")
         if self.reset_mode != "always":
             raise ValueError("UED pins each env to a level: reset_mode must be 'always'")
         return self
@@ -110,6 +121,25 @@ class UEDState:
     @property
     def params(self) -> Any:  # what the runtime's divergence check reads
         return self.ppo.params
+
+
+def restart(student: ppo.Trainer, ppo_state: Any, key: jax.Array) -> Any:
+    """``ppo_state`` with every env starting a fresh episode of the level its params pin (recurrent
+    students also reset their memory; an asymmetric critic gets the new privileged observation)."""
+    obs, env_state = student.venv.reset(key, student.env_params)
+    fresh = {
+        "env_state": env_state,
+        "obs": obs,
+        "discounted_return": jnp.zeros_like(ppo_state.discounted_return),
+    }
+    if hasattr(ppo_state, "hidden"):  # recurrent: every env starts an episode
+        fresh["reset"] = jnp.ones_like(ppo_state.reset)
+    if student.config.asymmetric_critic:
+        n = student.config.num_envs
+        fresh["critic_obs"] = student.venv.privileged_observation(env_state, student.env_params).reshape(
+            n, -1
+        )
+    return ppo_state.replace(**fresh)
 
 
 class UEDTrainer:
@@ -192,20 +222,7 @@ class UEDTrainer:
 
         # fresh episodes on this update's levels, then one PPO iteration on them
         student = self._student(levels)
-        ppo_state = state.ppo
-        obs, env_state = student.venv.reset(k_reset, student.env_params)
-        fresh = {
-            "env_state": env_state,
-            "obs": obs,
-            "discounted_return": jnp.zeros_like(ppo_state.discounted_return),
-        }
-        if hasattr(ppo_state, "hidden"):  # recurrent: every env starts an episode
-            fresh["reset"] = jnp.ones_like(ppo_state.reset)
-        if cfg.asymmetric_critic:
-            fresh["critic_obs"] = student.venv.privileged_observation(env_state, student.env_params).reshape(
-                n, -1
-            )
-        ppo_state = ppo_state.replace(**fresh)
+        ppo_state = restart(student, state.ppo, k_reset)
         learn = True if (cfg.method == "dr" or not cfg.robust) else branch == REPLAY
         ppo_state, metrics, table = student.iterate(ppo_state, hp, learn=learn)
 
@@ -274,7 +291,12 @@ def heldout(
 
 
 def make_train(config: UEDConfig, env: Any, env_params: Any = None) -> UEDTrainer:
-    """Validate everything (before any compile) and build the learner."""
+    """Validate everything (before any compile) and build the learner (``method="paired"``:
+    ``algos/ued/paired.py``)."""
+    if config.method == "paired":
+        from jaxrl_suite.algos.ued.paired import PAIREDTrainer
+
+        return PAIREDTrainer(config, env, env_params)
     return UEDTrainer(config, env, env_params)
 
 
