@@ -1,5 +1,6 @@
 """UED on mazes: domain randomisation vs robust PLR vs ACCEL vs PAIRED, same student, same budget, judged
-out of distribution on the held-out mazes (JaxUED's prefabs). The budget counts the student's (PAIRED: the
+out of distribution on the held-out mazes (JaxUED's prefabs and minimax's procedural ones,
+``envs/grid/heldout.py``). The budget counts the student's (PAIRED: the
 protagonist's) env steps; PAIRED's antagonist takes as many again and its adversary builds every level.
 
 Each method trains ``--seeds`` seeds in one program (``train_runs``) on ``Maze-v0`` (JaxUED's Maze: 13x13,
@@ -25,7 +26,7 @@ import numpy as np
 
 import jaxrl_suite
 from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
-from jaxrl_suite.envs.grid import prefabs as P
+from jaxrl_suite.envs.grid import heldout as H
 from jaxrl_suite.results import portable_path
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.stats import ci95_summary
@@ -51,13 +52,15 @@ def settings(args) -> dict:
     )
 
 
-def run_method(method: str, args, levels, names: list[str]) -> dict:
+def run_method(method: str, args, levels, names: list[str], limits) -> dict:
     env, params = jaxrl_suite.make("Maze-v0")
     cfg = UEDConfig(method=method, **settings(args))
     hp = UEDHparams(lr=args.lr, gamma=0.995, gae_lambda=0.98, ent_coef=1e-3)
     trainer = make_train(cfg, env, params)
     evaluate = jax.jit(
-        jax.vmap(lambda s, k: heldout(trainer, s, k, levels, episodes=16), in_axes=(0, None)),
+        jax.vmap(
+            lambda s, k: heldout(trainer, s, k, levels, episodes=16, max_steps=limits), in_axes=(0, None)
+        ),
     )
     curve = []
 
@@ -87,6 +90,10 @@ def run_method(method: str, args, levels, names: list[str]) -> dict:
         "train_return": ci95_summary(np.asarray(res.summary["final_return_per_run"], dtype=float)),
         "heldout_solve_rate_mean": ci95_summary(solved.mean(axis=1)),
         "heldout_solve_rate": {n: ci95_summary(solved[:, i]) for i, n in enumerate(names)},
+        "heldout_solve_rate_by_level": {
+            g: ci95_summary(solved[:, [i for i, n in enumerate(names) if H.group_of(n) == g]].mean(axis=1))
+            for g in dict.fromkeys(H.group_of(n) for n in names)
+        },
         "heldout_return": {n: ci95_summary(returns[:, i]) for i, n in enumerate(names)},
         "branch_fractions": None
         if replay is None
@@ -107,11 +114,11 @@ def plot(results: dict, path: Path) -> None:
     ax_curve.set_xlabel("env steps")
     ax_curve.set_ylabel("held-out solve rate (mean of levels, seeds)")
     ax_curve.legend(fontsize=8)
-    names = results["levels"]
+    names = list(next(iter(results["methods"].values()))["heldout_solve_rate_by_level"])
     width = 0.8 / max(1, len(results["methods"]))
     for j, (method, r) in enumerate(results["methods"].items()):
-        means = [r["heldout_solve_rate"][n]["mean"] or 0.0 for n in names]
-        errs = [r["heldout_solve_rate"][n]["ci95"] or 0.0 for n in names]
+        means = [r["heldout_solve_rate_by_level"][n]["mean"] or 0.0 for n in names]
+        errs = [r["heldout_solve_rate_by_level"][n]["ci95"] or 0.0 for n in names]
         ax_bar.bar(np.arange(len(names)) + j * width, means, width, yerr=errs, label=method)
     ax_bar.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=60, fontsize=7, ha="right")
     ax_bar.set_ylabel("final solve rate (95% CI over seeds)")
@@ -127,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--policy", default="gru", choices=("mlp", "gru", "lstm"))
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--evals", type=int, default=10, help="held-out evaluations during training")
+    ap.add_argument("--instances", type=int, default=4, help="draws of each procedural held-out maze")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, 1/50 of the steps")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -135,9 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"error: methods from {METHODS}, --seeds >= 1 and --steps >= 1")
     if args.quick:
         args.seeds, args.steps, args.evals = 2, max(32 * 128 * 4, args.steps // 50), 2
-    names = list(P.PREFABS)
-    levels = P.prefabs(names)
-    results = {m: run_method(m, args, levels, names) for m in methods}
+    names, levels, limits = H.heldout_set(instances=args.instances)
+    results = {m: run_method(m, args, levels, names, limits) for m in methods}
     for m, r in results.items():
         if not args.json:
             s = r["heldout_solve_rate_mean"]
@@ -161,8 +168,12 @@ def main(argv: list[str] | None = None) -> dict:
             "temperature": 0.3,
         },  # fmt: skip
         "rule": "held-out solve rate: share of 16 greedy episodes per level that reach the goal; mean over "
-        "levels per seed, then mean and 95% Student-t interval over seeds",
+        "levels per seed, then mean and 95% Student-t interval over seeds (by_level: the instances of a "
+        "procedural level averaged first)",
+        "heldout_set": "JaxUED's prefabs + minimax's SmallCorridor, LargeCorridor, FourRooms, PerfectMazeMedium "
+        f"({args.instances} fixed draws each), in a 19x19 interior, minimax's step limits",
         "levels": names,
+        "max_steps": limits.tolist(),
         "methods": results,
     }
     plot_path = out_dir / "ued_maze.png"

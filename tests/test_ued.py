@@ -322,3 +322,40 @@ def test_a_paired_run_trains_all_three_agents_on_valid_levels(maze):
     episodes = {"done": jnp.zeros((4, 2), bool), "return": jnp.ones((4, 2))}
     mean, best, finished = episode_stats(episodes)
     assert (np.asarray(mean) == 0).all() and (np.asarray(best) == 0).all() and not np.asarray(finished).any()
+
+
+def test_minimax_heldout_set_is_solvable_padded_and_evaluated_at_its_own_sizes_and_limits():
+    """minimax's procedural held-out mazes: corridors with the goal in an alcove, FourRooms with four
+    doorways, a 19x19 perfect maze (a tree), all padded into one 19x19 interior and solvable; ``heldout``
+    plays them in the resized maze with each level's own step limit."""
+    import jaxrl_suite
+    from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
+    from jaxrl_suite.envs.grid import heldout as H
+
+    names, levels, limits = H.heldout_set(instances=2)
+    assert levels.grid.shape[1:] == (21, 21, 3) and len(names) == len(limits) == 11 + 4 * 2
+    paths = dict(zip(names, np.asarray(jax.vmap(solve.shortest_path)(levels)).tolist(), strict=True))
+    assert all(p < solve.UNREACHABLE for p in paths.values())
+    assert paths["Labyrinth"] == 113, "JaxUED's prefabs keep their layouts when padded to 19x19"
+    t = np.asarray(levels.grid)[..., 0]
+    i = {n: k for k, n in enumerate(names)}
+    small = t[i["SmallCorridor/0"]]
+    assert (small[1:14, 14:] == C.WALL).all(), "a 13x13 level is padded with walls"
+    gy, gx = np.argwhere(small == C.GOAL)[0]
+    assert gy in (6, 8) and gx % 2 == 1 and small[gy - 1 if gy == 8 else gy + 1, gx] == C.WALL
+    rooms = t[i["FourRooms/0"]][1:18, 1:18]
+    assert (rooms[8] != C.WALL).sum() == 2 and (rooms[:, 8] != C.WALL).sum() == 2
+    free = (t[i["PerfectMazeMedium/1"]] != C.WALL).sum()
+    assert free == 2 * 100 - 1, "a perfect maze: 100 rooms joined by 99 carved walls"
+    assert limits[i["LargeCorridor/0"]] == 2 * 21 * 21 and limits[i["TrivialMaze"]] == 250
+
+    env, params = jaxrl_suite.make("Maze-v0", size=7, max_steps=40)
+    trainer = make_train(UEDConfig(**{**TINY, "total_timesteps": 8 * 16}), env, params)
+    state = trainer.init(jax.random.key(0), UEDHparams())
+    pick = [i["TrivialMaze"], i["Labyrinth"], i["SmallCorridor/0"]]
+    two = jax.tree.map(lambda x: x[np.array(pick)], levels)
+    out = jax.jit(
+        lambda s, k: heldout(trainer, s, k, two, episodes=16, greedy=False, max_steps=limits[pick])
+    )(state, jax.random.key(1))
+    solved = np.asarray(out["solve_rate"])
+    assert solved[0] > 0 and solved[1] == 0, "a random policy finds the trivial goal, never the labyrinth's"

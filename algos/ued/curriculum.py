@@ -271,22 +271,42 @@ class UEDTrainer:
 
 
 def heldout(
-    trainer: UEDTrainer, state: UEDState, key: jax.Array, levels: Any, episodes: int = 8, greedy: bool = True
+    trainer: UEDTrainer,
+    state: UEDState,
+    key: jax.Array,
+    levels: Any,
+    episodes: int = 8,
+    greedy: bool = True,
+    max_steps: Any = None,
 ) -> dict:
-    """The student on each of ``levels`` (stacked, e.g. ``envs.grid.prefabs.prefabs()``): per level the solve
-    rate (episodes that reached the goal) and the mean return of ``episodes`` episodes; one vmapped program."""
+    """The student on each of ``levels`` (stacked: ``envs.grid.prefabs.prefabs()``, or
+    ``envs.grid.heldout.heldout_set()`` with its step limits as ``max_steps``, one per level): per level the
+    solve rate (episodes that reached the goal) and the mean return of ``episodes`` episodes, in one
+    program. Levels of another size than the training env's are played in the same maze resized (the
+    egocentric view keeps its shape)."""
     from jaxrl_suite import evaluation
 
     act = trainer.acting(state, greedy)
-    base = trainer.env_params
+    env, base = trainer.env, trainer.env_params
+    size = int(levels.grid.shape[-2]) - 2
+    if size != env.size:
+        env = env.resized(size)
+    n = int(levels.agent_dir.shape[0])
+    limits = np.full(n, int(base.max_steps_in_episode)) if max_steps is None else np.asarray(max_steps)
+    if limits.shape != (n,):
+        raise ValueError(f"max_steps needs one limit per level ({n}), got shape {limits.shape}")
+    keys = jax.random.split(key, n)
+    solved, returns = jnp.zeros((n,)), jnp.zeros((n,))
+    for limit in np.unique(limits):  # one vmapped evaluation per step limit (the limit sets the scan length)
+        idx = np.flatnonzero(limits == limit)
+        params = base.replace(max_steps_in_episode=int(limit))
 
-    def one(level, k):
-        params = base.replace(level=level)
-        ep = evaluation.evaluate(trainer.env, params, act, k, episodes)
-        return (ep.finished & (ep.returns > 0)).mean(), ep.returns.mean()
+        def one(level, k, params=params):
+            ep = evaluation.evaluate(env, params.replace(level=level), act, k, episodes)
+            return (ep.finished & (ep.returns > 0)).mean(), ep.returns.mean()
 
-    n = levels.agent_dir.shape[0]
-    solved, returns = jax.vmap(one)(levels, jax.random.split(key, n))
+        s, r = jax.vmap(one)(jax.tree.map(lambda x, idx=idx: x[idx], levels), keys[idx])
+        solved, returns = solved.at[idx].set(s), returns.at[idx].set(r)
     return {"solve_rate": solved, "return": returns}
 
 

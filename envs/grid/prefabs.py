@@ -2,8 +2,8 @@
 prefabs, Apache-2.0; Coward et al. 2024, "JaxUED"), drawn from the PAIRED and robust-PLR papers' test mazes
 (Dennis et al. 2020; Jiang et al. 2021). ASCII as ``level.from_ascii`` reads it: 13x13 interiors (the
 trivial ones smaller, padded with walls on the right and bottom as JaxUED pads them), ``#`` wall, ``G`` goal,
-``>v<^`` the agent. minimax's further held-out levels (corridors, FourRooms, Crossing, large perfect maze)
-are procedural there and not included yet.
+``>v<^`` the agent. minimax's procedural held-out levels (corridors, FourRooms, a 19x19 perfect maze) join
+these in ``envs/grid/heldout.py``.
 """
 
 from __future__ import annotations

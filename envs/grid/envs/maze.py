@@ -101,6 +101,20 @@ class Maze(GridEnv):
         base = MazeParams(**{f: getattr(params, f) for f in ("max_steps_in_episode",)})
         return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), base).replace(level=levels)
 
+    def resized(self, size: int) -> Maze:
+        """This maze's observation and rendering options on a ``size x size`` interior: held-out levels of
+        another size, played by a student trained here (the egocentric view keeps its shape)."""
+        if self.fully_observable:
+            raise ValueError("a fully observable maze's observation grows with its size: cannot resize")
+        return Maze(
+            size,
+            max_steps=self.max_steps,
+            agent_view_size=self.agent_view_size,
+            see_through_walls=self.see_through_walls,
+            tile_size=self.tile_size,
+            highlight=self.highlight,
+        )
+
     def sample_level(self, key):
         """A level from this env's generator (what ``reset`` starts), as a ``Level``."""
         return self._generate(key)
