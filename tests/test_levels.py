@@ -24,24 +24,29 @@ N = 48
 
 
 def _python_bfs(grid: np.ndarray, pos, direction) -> int | None:
-    """Fewest actions to the goal by breadth-first search over (pose, doors opened), stepping MiniGrid's
-    rules literally: left/right turn, forward onto empty/goal/open doors (lava ends the episode), toggle
-    opens a closed door ahead. None when the goal cannot be reached."""
-    start = (int(pos[0]), int(pos[1]), int(direction), frozenset())
+    """Fewest actions to the goal by breadth-first search over (pose, doors opened, key held), stepping
+    MiniGrid's rules literally: left/right turn, forward onto empty/goal/open doors (lava ends the episode),
+    toggle opens a closed door ahead (a locked one only with its key held), pickup takes the key ahead.
+    None when the goal cannot be reached."""
+    start = (int(pos[0]), int(pos[1]), int(direction), frozenset(), False)
     seen, queue = {start}, collections.deque([(start, 0)])
     while queue:
-        (x, y, d, opened), n = queue.popleft()
+        (x, y, d, opened, held), n = queue.popleft()
         dx, dy = C.DIR_TO_VEC[d]
         fx, fy = x + int(dx), y + int(dy)
         t, s = int(grid[fy, fx, 0]), int(grid[fy, fx, 2])
+        if t == C.KEY and held:
+            t = C.EMPTY  # the level's one key, picked up: its cell is free
         is_open = t == C.DOOR and (s == C.OPEN or (fx, fy) in opened)
-        nexts = [(x, y, (d + 3) % 4, opened), (x, y, (d + 1) % 4, opened)]
+        nexts = [(x, y, (d + 3) % 4, opened, held), (x, y, (d + 1) % 4, opened, held)]
         if t == C.GOAL:
             return n + 1
         if t in (C.EMPTY, C.FLOOR) or is_open:
-            nexts.append((fx, fy, d, opened))
-        if t == C.DOOR and s == C.CLOSED and (fx, fy) not in opened:
-            nexts.append((x, y, d, opened | {(fx, fy)}))
+            nexts.append((fx, fy, d, opened, held))
+        if t == C.DOOR and (s == C.CLOSED or (s == C.LOCKED and held)) and (fx, fy) not in opened:
+            nexts.append((x, y, d, opened | {(fx, fy)}, held))
+        if t == C.KEY and not held:
+            nexts.append((x, y, d, opened, True))
         for nxt in nexts:
             if nxt not in seen:
                 seen.add(nxt)
@@ -58,9 +63,10 @@ def batches():
         ("random_walls_solvable", dict(height=9, width=9, max_walls=40, solvable=True)),
         ("perfect_maze", dict(height=9, width=9)),
         ("rooms", dict(height=9, width=9)),
+        ("rooms_locked", dict(height=9, width=9, locked=True)),
         ("lava_field", dict(height=9, width=9, max_lava=25)),
     ]:
-        gen = G.make_generator(name.removesuffix("_solvable"), **opts)
+        gen = G.make_generator(name.removesuffix("_solvable").removesuffix("_locked"), **opts)
         levels = G.generate_batch(gen, jax.random.key(7), N)
         out[name] = (levels, np.asarray(jax.jit(jax.vmap(solve.shortest_path))(levels)))
     return out
@@ -93,6 +99,16 @@ def test_generators_give_valid_levels_and_solvable_ones_when_asked(batches):
     # a perfect maze is a tree: free cells = edges + 1 over the rooms' grid
     free = (np.asarray(batches["perfect_maze"][0].grid)[..., 0] != C.WALL).sum(axis=(1, 2))
     assert (free == 2 * 25 - 1).all()
+    # locked rooms: one locked door, one key of its colour; on some levels fetching the key is shorter than
+    # going round the locked door (2x2 rooms form a ring, so there is always a way round)
+    levels, paths = batches["rooms_locked"]
+    g = np.asarray(levels.grid)
+    assert ((g[..., 0] == C.KEY).sum(axis=(1, 2)) == 1).all()
+    lock = (g[..., 0] == C.DOOR) & (g[..., 2] == C.LOCKED)
+    assert (lock.sum(axis=(1, 2)) == 1).all() and (g[lock][:, 1] == g[g[..., 0] == C.KEY][:, 1]).all()
+    keyless = levels.replace(grid=jnp.where((levels.grid[..., :1] == C.KEY), jnp.uint8(C.EMPTY), levels.grid))
+    without = np.asarray(jax.jit(jax.vmap(solve.shortest_path))(keyless))
+    assert (without > paths).any(), "the key opens a shorter way"
 
 
 def test_random_cells_are_exactly_n_distinct_cells_uniformly_placed():
@@ -160,12 +176,12 @@ def _Exported(mg: dict, size: int, max_steps: int):
 
 
 def test_a_level_exported_to_minigrid_steps_there_as_ours():
-    """Our Maze-Rooms level -> MiniGrid's encoding -> a MiniGrid env (``Grid.decode``): the same start
-    observation, then the same scripted actions (doors toggled, goals sought) give the same observations,
-    rewards and terminations step for step."""
+    """Our Maze-KeyRooms level -> MiniGrid's encoding -> a MiniGrid env (``Grid.decode``): the same start
+    observation, then the same scripted actions (keys picked up, doors toggled, goals sought) give the same
+    observations, rewards and terminations step for step."""
     from grid_parity import Stepper, replay
 
-    stepper = Stepper("Maze-Rooms-v0")
+    stepper = Stepper("Maze-KeyRooms-v0")
     env, params = stepper.env, stepper.params
     for seed in range(3):
         level = env.sample_level(jax.random.key(seed))

@@ -212,6 +212,10 @@ MAZE_IDS: dict[str, tuple[dict, str]] = {
     "Maze-v0": ({}, "JaxUED's Maze: 13x13, up to 60 random walls, 5x5 view; reach the goal"),
     "Maze-Perfect-v0": ({"generator": "perfect_maze"}, "13x13 perfect maze (depth-first backtracker)"),
     "Maze-Rooms-v0": ({"generator": "rooms"}, "13x13, 2x2 rooms joined by closed doors"),
+    "Maze-KeyRooms-v0": (
+        {"generator": "rooms", "generator_options": {"locked": True}},
+        "13x13, 2x2 rooms, one door locked, its key in the agent's room",
+    ),
     "Maze-Lava-v0": (
         {"size": 9, "generator": "lava_field", "max_steps": 200},
         "9x9, up to 20 lava cells, goal reachable",

@@ -182,9 +182,19 @@ def perfect_maze(height: int = 13, width: int = 13):
     return generate
 
 
-def rooms(height: int = 13, width: int = 13, rooms_y: int = 2, rooms_x: int = 2, door_color: int = C.YELLOW):
+def rooms(
+    height: int = 13,
+    width: int = 13,
+    rooms_y: int = 2,
+    rooms_x: int = 2,
+    door_color: int = C.YELLOW,
+    locked: bool = False,
+):
     """A ``rooms_y x rooms_x`` grid of rooms; every wall between two neighbouring rooms has one closed door
-    at a uniform position along it. Agent and goal on uniform free cells (solvable: doors open)."""
+    at a uniform position along it. Agent and goal on uniform free cells (solvable: doors open). With
+    ``locked``, one uniformly chosen door is locked and its key (same colour) lies on a uniform free cell
+    the agent reaches without passing that door: solvable by picking the key up first when the door is on
+    the only way (MiniGrid's DoorKey mechanics)."""
     height, width = check_int("height", height, 3), check_int("width", width, 3)
     rooms_y, rooms_x = check_int("rooms_y", rooms_y, 1), check_int("rooms_x", rooms_x, 1)
     if (height + 1) % rooms_y or (width + 1) % rooms_x:
@@ -195,28 +205,50 @@ def rooms(height: int = 13, width: int = 13, rooms_y: int = 2, rooms_x: int = 2,
     ry, rx = (height + 1) // rooms_y, (width + 1) // rooms_x  # room pitch, its dividing wall included
     if ry < 2 or rx < 2:
         raise ValueError(f"rooms would have no floor: {rooms_y}x{rooms_x} rooms in {height}x{width}")
+    n_doors = rooms_y * (rooms_x - 1) + (rooms_y - 1) * rooms_x
+    if locked and n_doors == 0:
+        raise ValueError("locked=True needs a door: use more than one room")
     base = _walled(height, width)
     for i in range(1, rooms_y):
         base[i * ry, :] = C.CELL_WALL
     for j in range(1, rooms_x):
         base[:, j * rx] = C.CELL_WALL
     door = np.array([C.DOOR, door_color, C.CLOSED], np.uint8)
+    locked_door = np.array([C.DOOR, door_color, C.LOCKED], np.uint8)
+    key_cell = np.array([C.KEY, door_color, 0], np.uint8)
 
     def generate(key: jax.Array) -> Level:
-        k_doors, k_place = jax.random.split(key)
+        k_doors, k_place, k_lock, k_key = jax.random.split(key, 4)
         grid = jnp.asarray(base)
         keys = iter(jax.random.split(k_doors, 2 * rooms_y * rooms_x + 1))
+        which = jax.random.randint(k_lock, (), 0, max(n_doors, 1))  # the locked door, if any
+        k = 0
         for i in range(rooms_y):  # vertical walls between rooms (i, j) and (i, j + 1)
             for j in range(1, rooms_x):
                 y = i * ry + 1 + jax.random.randint(next(keys), (), 0, ry - 1)
-                grid = grid.at[y, j * rx].set(door)
+                grid = grid.at[y, j * rx].set(jnp.where(locked & (which == k), locked_door, door))
+                k += 1
         for i in range(1, rooms_y):  # horizontal walls between rooms (i - 1, j) and (i, j)
             for j in range(rooms_x):
                 x = j * rx + 1 + jax.random.randint(next(keys), (), 0, rx - 1)
-                grid = grid.at[i * ry, x].set(door)
-        return _place_agent_and_goal(k_place, grid, solvable=False)
+                grid = grid.at[i * ry, x].set(jnp.where(locked & (which == k), locked_door, door))
+                k += 1
+        level = _place_agent_and_goal(k_place, grid, solvable=False)
+        if not locked:
+            return level
+        grid = level.grid
+        room = reachable(grid, level.agent_pos)  # closed doors pass, the locked one does not
+        room = room & (grid[..., 0] == C.EMPTY) & ~_at(level.agent_pos, grid.shape[:2])
+        spot = _xy(_choose(k_key, room), grid.shape[1])
+        grid = jnp.where(room.any(), grid.at[spot[1], spot[0]].set(key_cell), grid)
+        return level.replace(grid=grid)
 
     return generate
+
+
+def _at(pos: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """bool[H, W]: True at ``pos`` (x, y) only."""
+    return jnp.zeros(shape, bool).at[pos[1], pos[0]].set(True)
 
 
 GENERATORS = {

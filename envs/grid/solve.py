@@ -3,7 +3,8 @@ return of any level, and the optimal action from any pose (the expert for demons
 
 A pose is (direction, y, x); ``left``/``right`` turn in place and ``forward`` moves onto the cell ahead as
 MiniGrid does (walls, keys, balls and boxes block; lava ends the episode, so a path never crosses it; a
-closed door costs a ``toggle`` and then the ``forward``; locked doors block). Distances to the goal are a
+closed door costs a ``toggle`` and then the ``forward``; a locked door blocks, unless the level's key is
+held: ``pickup`` facing it moves the search to the key-held layer, where the door opens like a closed one). Distances to the goal are a
 fixpoint of a ``lax.while_loop`` over all poses at once (no Python loop; the approach of JaxUED's
 ``MazeSolved``), so a batch of levels vmaps.
 """
@@ -28,21 +29,22 @@ def _ahead(a: jax.Array, fill) -> jax.Array:
                       for d, (dx, dy) in enumerate(C.DIR_TO_VEC)])  # fmt: skip
 
 
-def _entry_cost(grid: jax.Array) -> jax.Array:
-    """int32[H, W]: actions to move onto each cell from the cell behind it (UNREACHABLE if never)."""
+def _entry_cost(grid: jax.Array, key_held: bool = False) -> jax.Array:
+    """int32[H, W]: actions to move onto each cell from the cell behind it (UNREACHABLE if never); with the
+    key held, a locked door opens like a closed one (toggle, then forward)."""
     t, s = grid[..., 0], grid[..., 2]
     open_ = (t == C.EMPTY) | (t == C.GOAL) | (t == C.FLOOR) | ((t == C.DOOR) & (s == C.OPEN))
-    closed_door = (t == C.DOOR) & (s == C.CLOSED)
+    closed_door = (t == C.DOOR) & ((s == C.CLOSED) | ((s == C.LOCKED) & key_held))
     return jnp.where(open_, 1, jnp.where(closed_door, 2, UNREACHABLE)).astype(jnp.int32)
 
 
-def distances(level: Level) -> jax.Array:
-    """int32[4, H, W]: the fewest actions from each pose to reaching the goal (UNREACHABLE when none)."""
-    grid = level.grid
+def _fixpoint(grid: jax.Array, d0: jax.Array, key_held: bool) -> jax.Array:
+    """Relax ``d0`` (int32[4, H, W], 0 on goal poses, finite elsewhere where a pose reaches the goal some
+    other way) over turns and forward moves until nothing changes."""
     goal = grid[..., 0] == C.GOAL
-    standable = _entry_cost(grid) < UNREACHABLE
-    enter = _ahead(jnp.broadcast_to(_entry_cost(grid), (4,) + goal.shape), UNREACHABLE)  # cost of forward
-    d0 = jnp.where(goal, 0, UNREACHABLE).astype(jnp.int32)[None].repeat(4, 0)
+    cost = _entry_cost(grid, key_held)
+    standable = cost < UNREACHABLE
+    enter = _ahead(jnp.broadcast_to(cost, (4,) + goal.shape), UNREACHABLE)  # cost of forward
 
     def relax(d):
         fwd = jnp.where(enter < UNREACHABLE, enter + _ahead(d, UNREACHABLE), UNREACHABLE)
@@ -55,8 +57,30 @@ def distances(level: Level) -> jax.Array:
         new = relax(d)
         return new, jnp.any(new != d)
 
-    d, _ = jax.lax.while_loop(lambda c: c[1], body, (d0, jnp.bool_(True)))
-    return d
+    return jax.lax.while_loop(lambda c: c[1], body, (d0, jnp.bool_(True)))[0]
+
+
+def layered_distances(level: Level) -> tuple[jax.Array, jax.Array]:
+    """``(d_empty, d_key)``, int32[4, H, W] each: the fewest actions to the goal from each pose with empty
+    hands and with the level's key held (picked up: its cell is then free, and locked doors open). With
+    empty hands a pose facing the key may also ``pickup`` (one action) and go on with the key. Exact for
+    levels with at most one key (a generated rooms level has one; MiniGrid's agent carries one object)."""
+    grid = level.grid
+    goal = grid[..., 0] == C.GOAL
+    at_goal = jnp.where(goal, 0, UNREACHABLE).astype(jnp.int32)[None].repeat(4, 0)
+    is_key = grid[..., 0] == C.KEY
+    no_key = jnp.where(is_key[..., None], jnp.asarray(C.CELL_EMPTY, jnp.uint8), grid)
+    d_key = _fixpoint(no_key, at_goal, key_held=True)
+    facing_key = _ahead(jnp.broadcast_to(is_key, (4,) + goal.shape), False)
+    pickup = jnp.where(facing_key & (d_key < UNREACHABLE), d_key + 1, UNREACHABLE)
+    d_empty = _fixpoint(grid, jnp.minimum(at_goal, pickup), key_held=False)
+    return d_empty, d_key
+
+
+def distances(level: Level) -> jax.Array:
+    """int32[4, H, W]: the fewest actions from each pose (empty hands) to reaching the goal (UNREACHABLE
+    when none); a key on the level is picked up on the way when that is shorter or the only way."""
+    return layered_distances(level)[0]
 
 
 def shortest_path(level: Level) -> jax.Array:
@@ -78,7 +102,7 @@ def optimal_return(level: Level, max_steps) -> jax.Array:
 def optimal_action(d: jax.Array, level: Level, state) -> jax.Array:
     """An action on a shortest path from a state of ``level``, given ``distances(level)``: forward when it
     gets closer (toggle first while the door ahead is still closed in ``state.grid``), else the turn towards
-    the nearer direction."""
+    the nearer direction. For levels without keys (the planner does not pick keys up)."""
     x, y, direction = state.agent_pos[0], state.agent_pos[1], state.agent_dir
     here = d[direction, y, x]
     dx, dy = jnp.asarray(C.DIR_TO_VEC)[direction]
