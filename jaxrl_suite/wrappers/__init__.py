@@ -11,17 +11,31 @@ from jaxrl_suite.wrappers.normalize import (
     normalize_reward,
 )
 from jaxrl_suite.wrappers.stats import EpisodeStatistics, mean_finished
+from jaxrl_suite.wrappers.stochastic import (
+    ActionCorruption,
+    ObservationNoise,
+    RandomInitialState,
+    RewardNoise,
+    SlipperyTransitions,
+    StickyActions,
+)
 from jaxrl_suite.wrappers.timelimit import TimeLimit
 
 __all__ = [
+    "ActionCorruption",
     "ClipAction",
     "EpisodeStatistics",
     "FrameStack",
     "NormalizeObservation",
     "NormalizeReward",
+    "ObservationNoise",
+    "RandomInitialState",
     "RescaleAction",
+    "RewardNoise",
+    "SlipperyTransitions",
     "RunningMeanStd",
     "StatefulWrapper",
+    "StickyActions",
     "TimeLimit",
     "Wrapper",
     "mean_finished",

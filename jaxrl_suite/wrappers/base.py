@@ -11,6 +11,10 @@ from typing import Any
 
 from jaxrl_suite.env import Environment
 
+#: the state-only stepping protocol (``VecEnv`` builds observations once); a wrapper forwards it only if it
+#: implements it itself (``EpisodeStatistics`` does), never by plain delegation
+STATE_PROTOCOL = ("observe_state", "step_state", "reset_state")
+
 
 class Wrapper(Environment):
     """Pass-through wrapper; subclasses override what they change."""
@@ -21,6 +25,8 @@ class Wrapper(Environment):
     def __getattr__(self, name: str) -> Any:
         if name == "env":  # not yet set (e.g. during unpickling)
             raise AttributeError(name)
+        if name in STATE_PROTOCOL:  # the inner env's fast path would skip this wrapper's own step
+            raise AttributeError(f"{type(self).__name__} does not forward {name}")
         return getattr(self.env, name)
 
     @property
