@@ -525,6 +525,17 @@ def cmd_levels(args) -> int:
     return 0
 
 
+def cmd_horizon(args) -> int:
+    """Exact tabular analysis of a grid MDP (see jaxrl_suite/cli_horizon.py)."""
+    from jaxrl_suite import cli_horizon
+
+    summary = cli_horizon.run(args)
+    if not args.json:
+        cli_horizon.print_human(summary)
+    _emit(args, summary)
+    return 0
+
+
 def _experiments_dir(bases: list[Path] | None = None) -> Path:
     """The repository's experiments/ folder: benchmarks are scripts beside the package, not part of it."""
     for base in bases or (Path.cwd(), Path(__file__).resolve().parents[1]):
@@ -737,6 +748,14 @@ def parser(command: str | None = None, algo: str | None = None) -> argparse.Argu
     _add_common(p)
     p.set_defaults(fn=cmd_levels)
 
+    p = sub.add_parser(
+        "horizon", help="exact analysis of a grid MDP: V*, V^rand, min_k, EPW, effective horizon"
+    )
+    if wanted("horizon"):
+        importlib.import_module("jaxrl_suite.cli_horizon").add_arguments(p)
+    _add_common(p)
+    p.set_defaults(fn=cmd_horizon)
+
     p = sub.add_parser("demo", help="train PPO on CartPole-v1 to solving: summary, plot, checkpoint")
     p.add_argument("--out", default="demo_out")
     _add_common(p)
@@ -784,7 +803,7 @@ def _peek_runs(argv: list[str]) -> int | None:
     return runs if runs >= 1 else None
 
 
-COMPILING_COMMANDS = ("train", "sweep", "eval", "render", "demo", "meta-train", "levels")
+COMPILING_COMMANDS = ("train", "sweep", "eval", "render", "demo", "meta-train", "levels", "horizon")
 
 
 def compile_cache_dir() -> Path | None:

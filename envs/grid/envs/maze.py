@@ -46,6 +46,7 @@ class Maze(GridEnv):
         fully_observable: bool = False,
         tile_size: int = 32,
         highlight: bool = True,
+        lean: bool | None = None,
     ):
         self.size = check_int("size", size, 3)
         self.generator_name = generator
@@ -54,8 +55,9 @@ class Maze(GridEnv):
             # JaxUED's density (60 walls in 13 x 13) for other sizes
             self.generator_options["max_walls"] = round(60 * self.size**2 / 169)
         self._generate = make_generator(generator, height=size, width=size, **self.generator_options)
-        #: levels hold only walls, the goal and lava: the lean step applies (see ``transition``)
-        self.walls_only = generator in WALLS_ONLY
+        #: levels hold only walls, the goal and lava: the lean step applies (see ``transition``); ``lean=False``
+        #: forces MiniGrid's general step (levels loaded with doors, keys or other objects)
+        self.walls_only = generator in WALLS_ONLY if lean is None else bool(lean)
         super().__init__(
             size + 2,
             size + 2,
