@@ -25,6 +25,7 @@ ALGOS = {
     "ppo": "jaxrl_suite.algos.ppo",
     "drift": "jaxrl_suite.algos.drift_ppo",
     "ued": "jaxrl_suite.algos.ued.curriculum",
+    "dqn": "jaxrl_suite.algos.dqn",
 }
 # Conventional "solved" returns, used as the default --threshold for steps_to_threshold.
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "MountainCar-v0": -110.0}
