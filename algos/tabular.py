@@ -15,6 +15,7 @@ except at the first step.
 * ``effective_horizon``: the bound of the deterministic paper's Theorem 5.4 (``min_k k + log_A m_k``) for
   deterministic MDPs.
 * ``policy_value``: the exact value of any non-stationary policy ``[T, X, A]``.
+* ``tabular_sqirl``: SQIRL with empirical means in place of regression, the oracle for ``algos/sqirl.py``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def model(mdp: TabularMDP, sticky: float = 0.0) -> Model:
     next_a = T[s] * A + a[None, :]
     next_p = jnp.broadcast_to((T[s, prev] * A + prev)[:, None], (S * A, A))
     r_p = jnp.broadcast_to(R[s, prev][:, None], (S * A, A))
-    return Model(next_a, R[s], next_p, r_p, jnp.float64(sticky))
+    i32 = lambda v: v.astype(jnp.int32)  # noqa: E731  (x64 would make the index arithmetic int64)
+    return Model(i32(next_a), R[s], i32(next_p), r_p, jnp.float64(sticky))
 
 
 def _expect(m: Model, t: jax.Array, f_a: jax.Array, f_p: jax.Array) -> jax.Array:
@@ -220,6 +222,61 @@ def policy_value(m: Model, policy: jax.Array) -> jax.Array:
     return vs[::-1]
 
 
+def tabular_sqirl(m_: Model, horizon: int, episodes: int, k: int, key: jax.Array) -> jax.Array:
+    """SQIRL with empirical means in place of regression (the reference oracle for the deep learner):
+    iteration i collects ``episodes`` episodes (greedy on the policies of timesteps < i, then uniformly
+    random), keeping the samples with t >= i; Q-hat at timestep i + k - 1 is the mean return-to-go per
+    (t, x, a) over all kept samples, backed up k - 1 times by sample means of ``r + max Q-hat_{t+1}(x')``
+    down to timestep i, whose greedy action becomes the policy of timestep i. Unseen actions are never
+    chosen (all unseen: action 0). Returns the policy, int[T, X]."""
+    T, (X, A), n = int(horizon), m_.next_a.shape, int(episodes)
+    ts = jnp.arange(T)
+
+    def rollout(policy, i, key):
+        def step(x, xs):
+            t, kt = xs
+            k_a, k_s = jax.random.split(kt)
+            a = jnp.where(t < i, policy[t, x], jax.random.randint(k_a, (n,), 0, A))
+            stuck = (jax.random.uniform(k_s, (n,)) < m_.p) & (t > 0)
+            nxt = jnp.where(stuck, m_.next_p[x, a], m_.next_a[x, a])
+            r = jnp.where(stuck, m_.r_p[x, a], m_.r_a[x, a])
+            return nxt, (x, a, r, nxt)
+
+        return jax.lax.scan(step, jnp.zeros(n, jnp.int32), (ts, jax.random.split(key, T)))[1]  # each [T, n]
+
+    def means(values, x, a, valid):
+        total = jnp.zeros((X, A)).at[x, a].add(jnp.where(valid, values, 0.0))
+        count = jnp.zeros((X, A)).at[x, a].add(valid.astype(total.dtype))
+        return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+    def iteration(carry, xs):
+        policy, data = carry
+        i, key = xs
+        x, a, r, nxt = rollout(policy, i, key)
+        ret = jax.lax.scan(lambda g, rr: (rr + g, rr + g), jnp.zeros(n, r.dtype), r, reverse=True)[1]
+        data = jax.tree.map(lambda d, v: d.at[i].set(v), data, (x, a, r, nxt, ret))
+        dx, da, dr, dn, dg = data  # [I, T, n]
+        kept = (jnp.arange(T)[:, None] <= i) & (ts[None, :] >= jnp.arange(T)[:, None])  # [I, T]
+        q = None
+        for depth in reversed(range(k)):  # timestep i + depth, from the leaf back to i
+            t = jnp.minimum(i + depth, T - 1)
+            valid = jnp.broadcast_to(kept[:, t][:, None], (T, n)) & (i + depth < T)
+            if q is None:
+                target = dg[:, t]
+            else:
+                best = jnp.where(jnp.isnan(q), -jnp.inf, q).max(-1)
+                target = dr[:, t] + jnp.where(jnp.isfinite(best), best, 0.0)[dn[:, t]]
+            q = means(target, dx[:, t], da[:, t], valid)
+        greedy = jnp.where(jnp.isnan(q), -jnp.inf, q).argmax(-1).astype(jnp.int32)
+        return (policy.at[i].set(greedy), data), None
+
+    empty = (jnp.zeros((T, T, n), jnp.int32), jnp.zeros((T, T, n), jnp.int32), jnp.zeros((T, T, n)),
+             jnp.zeros((T, T, n), jnp.int32), jnp.zeros((T, T, n)))  # fmt: skip
+    init = (jnp.zeros((T, X), jnp.int32), empty)
+    (policy, _), _ = jax.lax.scan(iteration, init, (ts, jax.random.split(key, T)))
+    return policy
+
+
 def analyze(mdp: TabularMDP, horizon: int, sticky: float = 0.0, bound: bool = True) -> dict:
     """Everything at the start state (t = 0), undiscounted: ``states`` (of the MDP, absorbing state
     included; ``model_states`` after the sticky expansion), ``v_star``, ``v_rand``, ``v_worst``, ``min_k``,
@@ -263,5 +320,6 @@ __all__ = [
     "model",
     "policy_value",
     "reachable",
+    "tabular_sqirl",
     "value_iteration",
 ]

@@ -26,6 +26,7 @@ ALGOS = {
     "drift": "jaxrl_suite.algos.drift_ppo",
     "ued": "jaxrl_suite.algos.ued.curriculum",
     "dqn": "jaxrl_suite.algos.dqn",
+    "sqirl": "jaxrl_suite.algos.sqirl",
 }
 # Conventional "solved" returns, used as the default --threshold for steps_to_threshold.
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "MountainCar-v0": -110.0}

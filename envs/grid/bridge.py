@@ -90,7 +90,8 @@ class Bridge(Environment):
 
     def step_env(self, key, state, action, params):
         inner_params = self.env.default_params
-        nxt, reward, terminated = _bridge_step(self.env, inner_params, state.env_state, self.actions[action])
+        action = jnp.asarray(self.actions)[action]
+        nxt, reward, terminated = _bridge_step(self.env, inner_params, state.env_state, action)
         state = BridgeState(nxt, state.time + 1)
         return self.observe(nxt), state, reward, terminated, {}
 
