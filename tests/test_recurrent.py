@@ -232,7 +232,7 @@ def test_gru_leaves_the_guessing_level_on_minigrid_memory_where_a_feed_forward_p
     0.61 on each of 3 seeds (a fourth, ``key(0)``, passed 0.9) while the feed-forward policy stayed at 0.49:
     this checks that gap on the first of those seeds (run alone, so not bit for bit the batched run: the
     margins allow for it). Solving it (>= 0.9 on every seed) needs more than this
-    budget or other settings. About 35 minutes on 2 cores."""
+    budget or other settings. About 15 minutes on 2 cores."""
     env, params = jaxrl_suite.make("MiniGrid-MemoryS7-v0")
     finals = {}
     for policy in ("gru", "mlp"):
