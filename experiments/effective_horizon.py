@@ -109,7 +109,6 @@ def sample_complexity(algo: str, spec: dict, sticky: float, seeds: int, budget: 
     """Train ``seeds`` runs in one program; evaluate each exactly every chunk; the first optimal step count."""
     env = StickyActions(spec["game"], sticky) if sticky > 0 else spec["game"]
     trainer, hp, table = learner(algo, env, spec["horizon"], budget, spec["actions"])
-    model = tb.model(spec["mdp"], sticky)
     with jax.enable_x64(True):
         model = tb.model(spec["mdp"], sticky)
         v_star = float(tb.value_iteration(model, spec["horizon"]).v_star[0, 0])
@@ -150,7 +149,7 @@ def sample_complexity(algo: str, spec: dict, sticky: float, seeds: int, budget: 
 def spearman(a: list[float], b: list[float]) -> float | None:
     from scipy.stats import spearmanr
 
-    if len(a) < 3:
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:  # undefined for fewer than 3 points or a constant side
         return None
     r = spearmanr(a, b).statistic
     return None if not np.isfinite(r) else float(r)
