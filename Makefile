@@ -29,7 +29,8 @@ demo: $(DEV_STAMP)
 # stdin from /dev/null: CI runs with no standard input, and IPython kernels (notebook tests) need one
 # two workers, each test file on one (module fixtures compile once): ~15 min instead of ~20 on 2 cores
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile < /dev/null
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 < /dev/null
 
 test-slow: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m slow < /dev/null

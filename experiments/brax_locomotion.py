@@ -67,6 +67,18 @@ def config_for(name: str, total_steps: int, num_envs: int | None) -> tuple[PPOCo
     return cfg, hp, s
 
 
+def ran_settings(cfg: PPOConfig, hp: PPOHparams) -> dict:
+    """What actually ran (the published settings may have been scaled down)."""
+    keys = ("num_envs", "num_steps", "num_minibatches", "update_epochs", "total_timesteps")
+    return {**{k: getattr(cfg, k) for k in keys}, "lr": hp.lr, "gamma": hp.gamma, "ent": hp.ent_coef,
+            "scale": hp.reward_scale}  # fmt: skip
+
+
+def is_smoke(cfg: PPOConfig, published: dict) -> bool:
+    """Fewer envs than published or under a million steps: a smoke run, not the published experiment."""
+    return cfg.num_envs < published["num_envs"] or cfg.total_timesteps < 1_000_000
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--envs", nargs="+", default=["ant"], choices=sorted(BRAX_ENVS))
@@ -97,7 +109,9 @@ def main() -> dict:
         )
         s = res.summary
         results[name] = {
-            "settings": settings,
+            "smoke": is_smoke(cfg, settings),
+            "settings_ran": ran_settings(cfg, hp),
+            "published_settings": settings,
             "num_envs": cfg.num_envs,
             "num_steps": cfg.num_steps,
             "total_steps": s["total_steps"],
@@ -119,6 +133,7 @@ def main() -> dict:
         "device": jax.devices()[0].device_kind,
         "jax": jax.__version__,
         "backend": args.backend or "default",
+        "smoke": any(r["smoke"] for r in results.values()),
         "results": results,
     }
     out = Path(__file__).parent / "results" / "brax_locomotion.json"
