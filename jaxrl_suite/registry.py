@@ -124,5 +124,31 @@ def make(env_id: str, **overrides: Any) -> tuple[Any, Any]:
             raise ValueError(
                 f"{env_id}: unknown option(s) {unknown}; closest: {near}. Valid options: {valid}"
             )
+        for name, value in dynamic.items():
+            _check_param(env_id, name, getattr(params, name), value)
         params = params.replace(**dynamic)
     return env, params
+
+
+def _check_param(env_id: str, name: str, default: Any, value: Any) -> None:
+    """A dynamic param override must be a number where the default is one (arrays: the same shape), and a
+    step limit must be positive: one clear error here instead of a trace inside jit."""
+    import numpy as np
+
+    if default is None or isinstance(default, (str, bool)) or dataclasses.is_dataclass(default):
+        return
+    try:
+        want = np.asarray(default)
+        got = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{env_id}: option {name}={value!r} must be a number like its default {default!r}"
+        ) from None
+    if want.dtype.kind not in "biuf":
+        return
+    if got.shape != want.shape:
+        raise ValueError(f"{env_id}: option {name} has shape {got.shape}, its default {want.shape}")
+    if not np.all(np.isfinite(got)):
+        raise ValueError(f"{env_id}: option {name}={value!r} must be finite")
+    if name == "max_steps_in_episode" and np.any(got < 1):
+        raise ValueError(f"{env_id}: max_steps_in_episode must be >= 1, got {value!r}")

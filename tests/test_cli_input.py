@@ -163,3 +163,16 @@ def test_results_paths_are_relative_to_the_repository(tmp_path):
 
     assert portable_path(REPO / "experiments" / "results" / "x.png") == "experiments/results/x.png"
     assert portable_path(tmp_path / "scratch") == "outside the repository: scratch"
+
+
+def test_bad_env_param_overrides_fail_at_make():
+    import jaxrl_suite
+
+    with pytest.raises(ValueError, match="must be a number"):
+        jaxrl_suite.make("CartPole-v1", gravity="abc")
+    with pytest.raises(ValueError, match="max_steps_in_episode must be >= 1"):
+        jaxrl_suite.make("CartPole-v1", max_steps_in_episode=-5)
+    with pytest.raises(ValueError, match="finite"):
+        jaxrl_suite.make("Pendulum-v1", max_speed=float("inf"))
+    _, params = jaxrl_suite.make("CartPole-v1", gravity=9.0)
+    assert params.gravity == 9.0
