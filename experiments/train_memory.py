@@ -115,9 +115,16 @@ def run_task(name: str, policy: str, seeds: int, scale: float) -> dict:
         "final_return_per_seed": res.summary["final_return_per_run"],
         "greedy_eval_return_mean": float(np.mean(greedy)),
         "greedy_eval_return_per_seed": greedy,
-        "curve_steps": np.asarray(res.metrics["steps"][0]).tolist(),
-        "curve_return_mean": np.nanmean(curve, axis=0).tolist(),
+        **thin_curve(np.asarray(res.metrics["steps"][0]), np.nanmean(curve, axis=0)),
     }
+
+
+def thin_curve(steps: np.ndarray, values: np.ndarray, points: int = 200) -> dict:
+    """At most ``points`` evenly spaced curve points (the last kept), values to 4 decimals: a results file
+    stays small."""
+    idx = np.unique(np.linspace(0, len(steps) - 1, min(points, len(steps))).round().astype(int))
+    vals = [None if not np.isfinite(v) else round(float(v), 4) for v in values[idx]]
+    return {"curve_steps": steps[idx].tolist(), "curve_return_mean": vals}
 
 
 def plot(results: dict, path: Path) -> None:
