@@ -25,6 +25,7 @@ from flax import struct
 from gymnax.environments import spaces as gx
 
 from jaxrl_suite.algos import networks as nets
+from jaxrl_suite.algos.ppo import check_hparams
 from jaxrl_suite.prng import fast_key
 from jaxrl_suite.runtime.episodes import METRIC as RETURN_LAST20
 from jaxrl_suite.runtime.episodes import RecentReturns
@@ -54,13 +55,7 @@ class DQNHparams:
             "tau": lambda v: (v > 0) & (v <= 1),
             "max_grad_norm": lambda v: v > 0,
         }
-        for name, ok in rules.items():
-            value = getattr(self, name)
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr)) or not np.all(ok(arr)):
-                raise ValueError(f"invalid hyperparameter {name}={value}")
+        check_hparams(self, rules)
         return self
 
 

@@ -22,7 +22,7 @@ from flax import struct
 
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos import ppo
-from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, evaluate, rollout_states
+from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, check_hparams, evaluate, rollout_states
 from jaxrl_suite.algos.ppo_rnn import RecurrentTrainer
 
 
@@ -48,13 +48,7 @@ class DriftHparams(PPOHparams):
             "drift_ppo": lambda v: v >= 0,
             "drift_dpo": lambda v: v >= 0,
         }
-        for name, ok in rules.items():
-            value = getattr(self, name)
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr)) or not np.all(ok(arr)):
-                raise ValueError(f"invalid hyperparameter {name}={value}")
+        check_hparams(self, rules)
         if self.drift_params is not None and not isinstance(self.drift_params, dict):
             raise ValueError(
                 "drift_params must be a dict of arrays (w_in, w_out); to load weights from a file use "

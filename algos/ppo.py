@@ -37,6 +37,19 @@ from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics, RunningMeanStd, mean_finished, normalize_reward
 
 
+def check_hparams(hp: Any, rules: dict, allow_inf: tuple[str, ...] = (), hint: str = "") -> None:
+    """Raise ValueError for the first field of ``hp`` whose concrete value breaks its rule (``rules[name](array)
+    -> bool array``) or is not finite (unless named in ``allow_inf``); traced values are skipped. Shared by
+    every learner's hyperparameters."""
+    for name, ok in rules.items():
+        value = getattr(hp, name)
+        if isinstance(value, jax.core.Tracer):
+            continue
+        arr = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(arr) | (name in allow_inf)) or not np.all(ok(arr)):
+            raise ValueError(f"invalid hyperparameter {name}={value}{hint}")
+
+
 @struct.dataclass
 class PPOHparams:
     """Shape-free hyperparameters: every field may carry a leading batch axis (vmapped sweeps)."""
@@ -62,13 +75,7 @@ class PPOHparams:
             "max_grad_norm": lambda v: v > 0,
             "reward_scale": lambda v: v > 0,
         }
-        for name, ok in rules.items():
-            value = getattr(self, name)
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr) | (name == "max_grad_norm")) or not np.all(ok(arr)):
-                raise ValueError(f"invalid hyperparameter {name}={value}")
+        check_hparams(self, rules, allow_inf=("max_grad_norm",))
         return self
 
 

@@ -33,6 +33,7 @@ from flax import struct
 from gymnax.environments import spaces as gx
 
 from jaxrl_suite.algos import networks as nets
+from jaxrl_suite.algos.ppo import check_hparams
 from jaxrl_suite.prng import fast_key
 
 
@@ -60,16 +61,8 @@ class SQIRLHparams:
         if config is not None:
             rules["m"] = lambda v: (v >= 1) & (v <= config.max_episodes)
             rules["k"] = lambda v: (v >= 1) & (v <= config.max_k)
-        for name, ok in rules.items():
-            value = getattr(self, name)
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr)) or not np.all(ok(arr)):
-                bound = ""
-                if config is not None and name in ("m", "k"):
-                    bound = f" (max_episodes={config.max_episodes}, max_k={config.max_k})"
-                raise ValueError(f"invalid hyperparameter {name}={value}{bound}")
+        hint = "" if config is None else f" (max_episodes={config.max_episodes}, max_k={config.max_k})"
+        check_hparams(self, rules, hint=hint)
         return self
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl_suite.algos import ppo
-from jaxrl_suite.algos.ppo import AUX_NAMES, PPOConfig, PPOHparams
+from jaxrl_suite.algos.ppo import AUX_NAMES, PPOConfig, PPOHparams, check_hparams
 from jaxrl_suite.algos.ued import buffer as B
 from jaxrl_suite.algos.ued import scores as S
 from jaxrl_suite.prng import fast_key
@@ -61,13 +61,7 @@ class UEDHparams(PPOHparams):
             "adversary_lr": lambda v: v > 0,
             "adversary_ent_coef": lambda v: v >= 0,
         }
-        for name, ok in rules.items():
-            value = getattr(self, name)
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr)) or not np.all(ok(arr)):
-                raise ValueError(f"invalid hyperparameter {name}={value}")
+        check_hparams(self, rules)
         return self
 
 
