@@ -236,7 +236,7 @@ def tabular_sqirl(m_: Model, horizon: int, episodes: int, k: int, key: jax.Array
         def step(x, xs):
             t, kt = xs
             k_a, k_s = jax.random.split(kt)
-            a = jnp.where(t < i, policy[t, x], jax.random.randint(k_a, (n,), 0, A))
+            a = jnp.where(t < i, policy[t, x], jax.random.randint(k_a, (n,), 0, A)).astype(jnp.int32)
             stuck = (jax.random.uniform(k_s, (n,)) < m_.p) & (t > 0)
             nxt = jnp.where(stuck, m_.next_p[x, a], m_.next_a[x, a])
             r = jnp.where(stuck, m_.r_p[x, a], m_.r_a[x, a])

@@ -183,6 +183,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--held-out-horizons", default="1", help="horizon multiples on the held-out environments (default 1)"
     )
+    ap.add_argument(
+        "--held-out-steps",
+        type=int,
+        help="inner-run length (1x) on held-out environments (default: the meta-training run's); harder "
+        "held-out tasks such as MinAtar need far more steps than CartPole",
+    )
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument(
         "--seed", type=int, default=1000, help="evaluation seeds derive from this (not meta-training's)"
@@ -212,6 +218,10 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError("--seeds must be >= 2 for a confidence interval")
     if any(h <= 0 for h in horizons + held_h):
         raise ValueError("horizons must be positive multiples")
+    if args.held_out_steps is not None and args.held_out_steps < ref["inner"].batch_size:
+        raise ValueError(
+            f"--held-out-steps must be at least one inner batch ({ref['inner'].batch_size} steps)"
+        )
     base_inner, hp = ref["inner"], ref["inner_hparams"]
     key = jax.random.key(args.seed)
 
@@ -221,8 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     for env_id in envs:
         results[env_id] = {}
-        for h in horizons if env_id in train_envs else held_h:
-            total = max(1, round(h * base_inner.num_updates)) * base_inner.batch_size
+        held = env_id not in train_envs
+        one_x = base_inner.num_updates
+        if held and args.held_out_steps is not None:
+            one_x = args.held_out_steps // base_inner.batch_size
+        for h in held_h if held else horizons:
+            total = max(1, round(h * one_x)) * base_inner.batch_size
             inner = dataclasses.replace(base_inner, total_timesteps=total)
             cell, cell_curves = evaluate_cell(drifts, env_id, inner, hp, seeds, key)
             results[env_id][str(h)] = cell
@@ -258,6 +272,11 @@ def main(argv: list[str] | None = None) -> dict:
         "seeds": seeds,
         "horizons": horizons,
         "held_out_horizons": held_h,
+        "held_out_steps_1x": (
+            None
+            if args.held_out_steps is None
+            else (args.held_out_steps // base_inner.batch_size) * base_inner.batch_size
+        ),
         "results": results,
         "plots": plots,
         "wall_s": time.perf_counter() - t0,

@@ -148,6 +148,49 @@ def test_ta_lpo_inputs_at_progress_zero_reduce_to_lpo():
     )
 
 
+@pytest.mark.parametrize("progress", [0.0, 0.37, 1.0])
+def test_ta_lpo_with_zero_progress_rows_is_lpo_at_every_progress(progress):
+    """The progress rows are the only way n/N enters: zeroed, TA-LPO is LPO (drift and loss gradient)."""
+    lpo = random_net(5, False)
+    ta = {"w_in": jnp.concatenate([lpo["w_in"], jnp.zeros_like(lpo["w_in"])]), "w_out": lpo["w_out"]}
+    np.testing.assert_allclose(
+        np.asarray(drift_fn("ta_lpo", ta, progress)(RR, AA)),
+        np.asarray(drift_fn("lpo", lpo)(RR, AA)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    loss = lambda kind, net: (
+        lambda r: dr.drift_objective(  # noqa: E731
+            r, AA, dr.drift_value(kind, r, AA, HP, jnp.float32(progress), net)
+        ).mean()
+    )
+    np.testing.assert_allclose(
+        np.asarray(jax.grad(loss("ta_lpo", ta))(RR)),
+        np.asarray(jax.grad(loss("lpo", lpo))(RR)),
+        rtol=1e-5,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("horizon, chunks", [(5, (5,)), (7, (3, 4))], ids=["5-updates", "7-updates-2-chunks"])
+def test_progress_seen_by_the_policy_loss_is_update_over_num_updates(horizon, chunks):
+    """Inside the compiled loop the objective sees n/N at update n (0 first), across the runtime's chunks."""
+    from jaxrl_suite.algos import ppo
+
+    env, params = jaxrl_suite.make("CartPole-v1")
+    cfg = ppo.PPOConfig(
+        num_envs=2, num_steps=4, total_timesteps=8 * horizon, update_epochs=2, num_minibatches=2
+    )
+    # a loss that *is* the progress: its per-update metric reports what the objective received (no learning)
+    trainer = ppo.Trainer(cfg, env, params, policy_loss=lambda r, a, hp, p: jnp.zeros_like(r) + p)
+    state = trainer.init(jax.random.key(0))
+    seen = []
+    for n in chunks:
+        state, metrics = trainer.run(state, ppo.PPOHparams(), n)
+        seen.append(np.asarray(metrics["policy_loss"]))
+    np.testing.assert_allclose(np.concatenate(seen), np.arange(horizon) / horizon, atol=1e-7)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The drift learner module: early errors and weights files
 

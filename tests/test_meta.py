@@ -82,6 +82,31 @@ def test_es_maximises_a_quadratic_and_samples_antithetic_pairs():
     assert dist < 0.1 * dist0, f"ES did not climb the quadratic: distance {dist0:.2f} -> {dist:.2f}"
 
 
+def test_es_fits_a_temporally_aware_drift_with_a_known_optimum():
+    """OpenES on the drift network itself: recover a TA-LPO target drift (error 0 at the target weights),
+    including how it changes with training progress, from the PPO-init start meta-training uses."""
+    hp = DriftHparams()
+    r, a, p = (
+        x.ravel()
+        for x in jnp.meshgrid(jnp.linspace(0.5, 1.8, 14), jnp.linspace(-2, 2, 9), jnp.linspace(0, 1, 5))
+    )
+    target = dr.init_params(jax.random.key(1), 4, True, scale=2.0)
+    target["w_out"] = jnp.array([0.6, -0.4, 0.3, -0.5])
+    drift = lambda net, prog=p: dr.drift_value("ta_lpo", r, a, hp, prog, net)  # noqa: E731
+    goal = drift(target)
+    temporal = lambda net: jnp.sqrt(jnp.mean((drift(net) - drift(net, jnp.zeros_like(p))) ** 2))  # noqa: E731
+    evo = Evolution(ESConfig(population=32, sigma=0.05, lr=0.03), target)
+    state = evo.init(jax.random.key(0), dr.init_params(jax.random.key(2), 4, True))
+    fit = lambda pop, k: (-jax.vmap(lambda net: jnp.mean((drift(net) - goal) ** 2))(pop), None)  # noqa: E731
+    step = jax.jit(lambda s, k: evo.step(s, k, fit))
+    error = lambda s: float(jnp.mean((drift(evo.mean(s)) - goal) ** 2))  # noqa: E731
+    before = error(state)
+    for g in range(150):
+        state, *_ = step(state, jax.random.key(g))
+    assert error(state) < 0.01 * before, f"ES did not fit the drift: {before:.4f} -> {error(state):.5f}"
+    assert float(temporal(evo.mean(state))) == pytest.approx(float(temporal(target)), rel=0.15)
+
+
 def test_es_pairs_are_exactly_antithetic():
     evo = Evolution(ESConfig(population=6, sigma=0.2), {"a": jnp.zeros(3), "b": jnp.zeros(())})
     mean = {"a": jnp.array([1.0, 2.0, 3.0]), "b": jnp.array(-1.0)}

@@ -87,10 +87,12 @@ def meta_train(
             score = (
                 (per_env - ppo_ref) / np.maximum(np.abs(ppo_ref), 1.0) if meta.config.normalized else per_env
             )
+            last = nanmean(res["learned"]["final_return"])  # last 10% of updates, whatever the fitness
             evals[g] = {
                 "generation": g,
                 "eval_fitness": float(np.mean(score)),
                 "eval_return": {e: finite_or_none(per_env[i]) for i, e in enumerate(meta.config.envs)},
+                "eval_final_return": {e: finite_or_none(last[i]) for i, e in enumerate(meta.config.envs)},
             }
             if eval_file is not None:
                 with eval_file.open("a") as f:

@@ -45,6 +45,20 @@ def finite_mean(x: jax.Array, axis: int = -1) -> jax.Array:
     return jnp.where(n > 0, jnp.where(ok, x, 0.0).sum(axis) / jnp.maximum(n, 1), jnp.nan)
 
 
+FINAL_TAIL = (
+    0.1  # held-out evaluations report the return over this last fraction of updates, whatever the fitness
+)
+
+
+def tail_return(ret, cnt, tail_updates: int):
+    """Episode-weighted mean return over the last ``tail_updates`` updates (NaN when none finished); jnp or np."""
+    xp = jnp if isinstance(ret, jax.Array) else np
+    r, c = ret[..., -tail_updates:], cnt[..., -tail_updates:]
+    total = xp.where(c > 0, r * c, 0.0).sum(-1)
+    n = c.sum(-1)
+    return xp.where(n > 0, total / xp.maximum(n, 1.0), xp.nan)
+
+
 def _broadcast_runs(hp: DriftHparams, members: int, seeds: int) -> DriftHparams:
     """Give every leaf a [members, seeds] prefix: scalars are broadcast, drift_params must lead with members."""
     scalars = hp.replace(drift_params=None)
@@ -70,6 +84,7 @@ class DriftMeta:
             self.trainers[env_id] = make_train(config.inner_config, env, params)
         self.num_updates = config.inner_config.num_updates
         self.tail = max(1, int(round(config.fitness_tail * self.num_updates)))
+        self.final_tail = max(1, int(round(FINAL_TAIL * self.num_updates)))
         self.template = dr.init_params(None, config.hidden, self.temporal)
         w_ppo, w_dpo = BASES[config.base]
         self.hparams = config.inner_hparams.replace(drift_ppo=w_ppo, drift_dpo=w_dpo, drift_params=None)
@@ -93,10 +108,7 @@ class DriftMeta:
             run = lambda st, h, t=trainer: t.run(st, h, t.config.num_updates)[1]  # noqa: E731
             metrics = jax.vmap(jax.vmap(run))(states, hp)
             ret, cnt = metrics["return"], metrics["episodes"]
-            tail_ret, tail_cnt = ret[..., -self.tail :], cnt[..., -self.tail :]
-            total = jnp.where(tail_cnt > 0, tail_ret * tail_cnt, 0.0).sum(-1)
-            n = tail_cnt.sum(-1)
-            finals.append(jnp.where(n > 0, total / jnp.maximum(n, 1.0), jnp.nan))
+            finals.append(tail_return(ret, cnt, self.tail))
             returns.append(ret)
             episodes.append(cnt)
             losses.append(metrics["policy_loss"])
@@ -190,7 +202,9 @@ class DriftMeta:
     def evaluate(self, methods: dict[str, DriftHparams], keys: jax.Array) -> dict:
         """Run every method on every seed in ``keys`` (padded into the compiled [P, S] program).
 
-        Returns ``{name: {"final": [E, seeds], "return" | "episodes" | "policy_loss": [E, seeds, U]}}``.
+        Returns ``{name: {"final" | "final_return": [E, seeds], "return" | "episodes" | "policy_loss": [E, seeds, U]}}``:
+        "final" is the fitness's definition (``fitness_tail``), "final_return" the return over the last 10% of
+        updates (``FINAL_TAIL``) whatever the fitness, so held-out comparisons stay comparable across recipes.
         """
         names = list(methods)
         n_seeds = int(keys.shape[0])
@@ -211,6 +225,7 @@ class DriftMeta:
             for k in results:
                 results[k].append(np.asarray(out[k]).reshape((out[k].shape[0], slots) + out[k].shape[3:]))
         cat = {k: np.concatenate(v, axis=1)[:, : len(runs)] for k, v in results.items()}
+        cat["final_return"] = tail_return(cat["return"], cat["episodes"], self.final_tail)
         out = {}
         for m, name in enumerate(names):
             sl = slice(m * n_seeds, (m + 1) * n_seeds)

@@ -16,6 +16,9 @@ from jaxrl_suite.stats import ci95_summary
 def evaluate_methods(meta: DriftMeta, drift_params: dict, key: jax.Array) -> tuple[dict, dict]:
     """Learned drift vs PPO vs DPO on the held-out seeds: per env mean, 95% CI and per-seed finals.
 
+    "mean"/"ci95"/"per_seed" follow the fitness's definition; "final_return" is the return over the last 10% of
+    updates whatever the fitness (the same as the fitness under the default ``fitness_tail``).
+
     Returns ``(table, runs)``: ``table[env][method]`` is JSON-ready, ``runs`` is ``DriftMeta.evaluate``'s output.
     """
     res = meta.evaluate(
@@ -30,7 +33,10 @@ def evaluate_methods(meta: DriftMeta, drift_params: dict, key: jax.Array) -> tup
     for i, env_id in enumerate(meta.config.envs):
         out[env_id] = {}
         for name, r in res.items():
-            out[env_id][name] = ci95_summary(r["final"][i])
+            out[env_id][name] = {
+                **ci95_summary(r["final"][i]),
+                "final_return": ci95_summary(r["final_return"][i]),
+            }
     return out, res
 
 
