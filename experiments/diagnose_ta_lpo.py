@@ -30,6 +30,7 @@ import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
+from evosax.core.fitness_shaping import centered_rank_fitness_shaping_fn
 
 import jaxrl_suite
 from jaxrl_suite.algos import drift as dr
@@ -160,9 +161,8 @@ def reach(mean: dict, sigma: float, kl: float, key: jax.Array, label: str, hp: D
 
 
 def centered_ranks(f: np.ndarray) -> np.ndarray:
-    """Ranks scaled to [-0.5, 0.5] (OpenES's fitness shaping), NaN ranked last."""
-    order = np.argsort(np.argsort(np.where(np.isnan(f), -np.inf, f)))
-    return order / (len(f) - 1) - 0.5
+    """The shaped scores OpenES steps along when maximising ``f`` (evosax minimises, so it ranks -f)."""
+    return -np.asarray(centered_rank_fitness_shaping_fn(None, jnp.asarray(-f), None, None))
 
 
 def tail_fitness(ret: np.ndarray, cnt: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarray]:

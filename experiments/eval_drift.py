@@ -224,6 +224,11 @@ def main(argv: list[str] | None = None) -> dict:
         )
     base_inner, hp = ref["inner"], ref["inner_hparams"]
     key = jax.random.key(args.seed)
+    held_updates = (  # inner updates of a 1x run on the held-out envs
+        base_inner.num_updates
+        if args.held_out_steps is None
+        else args.held_out_steps // base_inner.batch_size
+    )
 
     results: dict = {}
     curves: dict = {}
@@ -232,9 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
     for env_id in envs:
         results[env_id] = {}
         held = env_id not in train_envs
-        one_x = base_inner.num_updates
-        if held and args.held_out_steps is not None:
-            one_x = args.held_out_steps // base_inner.batch_size
+        one_x = held_updates if held else base_inner.num_updates
         for h in held_h if held else horizons:
             total = max(1, round(h * one_x)) * base_inner.batch_size
             inner = dataclasses.replace(base_inner, total_timesteps=total)
@@ -272,11 +275,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seeds": seeds,
         "horizons": horizons,
         "held_out_horizons": held_h,
-        "held_out_steps_1x": (
-            None
-            if args.held_out_steps is None
-            else (args.held_out_steps // base_inner.batch_size) * base_inner.batch_size
-        ),
+        "held_out_steps_1x": held_updates * base_inner.batch_size,
         "results": results,
         "plots": plots,
         "wall_s": time.perf_counter() - t0,

@@ -8,11 +8,11 @@
   whole inner run** (``fitness_tail=1``). With sigma 0.03 and the last 10% of updates as fitness, the ES step
   measured on two disjoint seed sets had cosine -0.17 (pure seed noise; ``experiments/diagnose_ta_lpo.py``);
   with these settings 0.95, and TA-LPO and LPO meta-training improve (see the README).
-* ``minatar`` (accelerators): learn-rl-algorithms' ``lpo_bb`` scale (Goldie et al. 2025): Breakout, SpaceInvaders, Asterix
-  and Freeway (gymnax MinAtar), 64 envs x 128 steps, 1e7 steps per run, population 64, sigma 0.03,
+* ``minatar`` (accelerators): learn-rl-algorithms' ``lpo_bb`` scale (Goldie et al. 2025): Breakout,
+  SpaceInvaders, Asterix and Freeway (gymnax MinAtar), 64 envs x 128 steps, 1e7 steps per run, population 64, sigma 0.03,
   lr 0.03, both decaying 0.99 per generation, fitness normalised per environment by PPO's return.
-* ``brax`` (accelerators): LPO's Ant settings (Lu et al. 2022, ``dpo/main_drift_brax.py``): 2048 envs x 5 steps, 32 minibatches x 4 epochs,
-  gamma 0.97, lr 3e-4, entropy 1e-2, reward scale 10, 3e7 steps per run, population 32 x 1 seed.
+* ``brax`` (accelerators): LPO's Ant settings (Lu et al. 2022, ``dpo/main_drift_brax.py``): 2048 envs x 5
+  steps, 32 minibatches x 4 epochs, gamma 0.97, lr 3e-4, entropy 1e-2, reward scale 10, 3e7 steps per run, population 32 x 1 seed.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ BASES = {"ppo": (1.0, 0.0), "dpo": (0.0, 1.0), "none": (0.0, 0.0)}  # (drift_ppo
 
 
 def _default_inner() -> DriftConfig:
-    """CartPole-sized fast learner (lr 5e-3, so PPO's clipping binds): 8 envs x 128 steps, 4 epochs x 4 minibatches, 2e4 steps, no anneal."""
+    """CartPole-sized fast learner (lr 5e-3, so PPO's clipping binds): 8 envs x 128 steps, 4 epochs x 4
+    minibatches, 2e4 steps, no anneal."""
     return DriftConfig(
         num_envs=8,
         num_steps=128,

@@ -45,9 +45,8 @@ def finite_mean(x: jax.Array, axis: int = -1) -> jax.Array:
     return jnp.where(n > 0, jnp.where(ok, x, 0.0).sum(axis) / jnp.maximum(n, 1), jnp.nan)
 
 
-FINAL_TAIL = (
-    0.1  # held-out evaluations report the return over this last fraction of updates, whatever the fitness
-)
+# held-out evaluations report the return over this last fraction of updates, whatever the fitness
+FINAL_TAIL = 0.1
 
 
 def tail_return(ret, cnt, tail_updates: int):
