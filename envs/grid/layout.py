@@ -1,4 +1,4 @@
-"""Level-generation helpers: a cheap random stream, masked uniform sampling, and drawing on a cell grid.
+"""Level-generation helpers: masked uniform sampling and drawing on a cell grid (draws: ``jaxrl_suite.hashrng``).
 
 MiniGrid places objects by rejection sampling (``place_obj``: uniform position in a rectangle, retried while
 the cell is occupied, is the agent's, or fails a ``reject_fn``). Accepted draws are uniform over the valid
@@ -14,106 +14,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl_suite.envs.grid import constants as C
-
-
-def materialize(x: jax.Array) -> jax.Array:
-    """``x``, computed once: an identity scatter that XLA's CPU loop fusion cannot inline.
-
-    Without it a per-level scalar (random draws, a sampled position) feeding a grid-sized select is recomputed
-    for every cell of every level; ``lax.optimization_barrier`` does not stop that on CPU.
-    """
-    return jnp.zeros_like(x).at[jnp.arange(x.shape[0])].set(x)
-
-
-def key_seed(key: jax.Array) -> jax.Array:
-    """A uint32 seed from a PRNG key's bits (raw ``uint32[2]`` keys or typed keys)."""
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    seed = jnp.uint32(0x9E3779B9)
-    for w in key.reshape(-1).astype(jnp.uint32):
-        seed = hash32(seed ^ w)
-    return seed
-
-
-class Rand:
-    """A stream of random uint32 words for one level: the key's bits hashed with per-draw constants.
-
-    A counter-based generator keyed by the (threefry) reset key, instead of a threefry pass per reset: a
-    handful of integer ops per word, no loop, and a stream per key. Uniformity is checked against MiniGrid's
-    generators in the distribution tests.
-    """
-
-    def __init__(self, key: jax.Array, n: int):
-        salts = jnp.asarray(_SALTS[:n]) if n <= len(_SALTS) else hash32(jnp.arange(n, dtype=jnp.uint32) + 1)
-        self._bits = materialize(hash32(key_seed(key) ^ salts))
-        self._i = 0
-        self.n = n
-
-    def words(self, k: int) -> jax.Array:
-        """The next ``k`` raw uint32 words."""
-        if self._i + k > self.n:
-            raise ValueError(f"Rand stream of {self.n} draws exhausted; raise its size")
-        w = self._bits[self._i : self._i + k]
-        self._i += k
-        return w
-
-    def uniforms(self, k: int) -> jax.Array:
-        """The next ``k`` float32 uniforms in [0, 1) (24 random bits each)."""
-        return to_uniform(self.words(k))
-
-    def uniform(self) -> jax.Array:
-        return self.uniforms(1)[0]
-
-    def int(self, low, high) -> jax.Array:
-        """Uniform int32 in [low, high) (MiniGrid's ``_rand_int``); bounds may be traced."""
-        return scale_int(self.uniform(), low, high)
-
-    def choice(self, mask: jax.Array) -> jax.Array:
-        """Uniform flat index of a True entry of ``mask`` (0 if none)."""
-        return masked_choice(self.words(1)[0], mask)
-
-
-def _np_hash32(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.uint64) & 0xFFFFFFFF
-    for shift, mul in ((17, 0xED5AD4BB), (11, 0xAC4C1B51), (15, 0x31848BAB)):
-        x = ((x ^ (x >> shift)) * mul) & 0xFFFFFFFF
-    return (x ^ (x >> 14)).astype(np.uint32)
-
-
-# per-draw salts of the Rand stream (hash32 of 1, 2, 3, ...), precomputed
-_SALTS = _np_hash32(np.arange(1, 257))
-
-
-def hash_words(seed: jax.Array, shape: tuple[int, ...], salt=0) -> jax.Array:
-    """uint32 words of ``shape`` from a seed word by counter hashing: cheap extra randomness inside loops."""
-    n = int(np.prod(shape))
-    i = jnp.arange(n, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
-    s = hash32(
-        seed.astype(jnp.uint32) ^ hash32(jnp.asarray(salt).astype(jnp.uint32) + jnp.uint32(0x85EBCA6B))
-    )
-    return hash32(s + i).reshape(shape)
-
-
-def to_uniform(bits: jax.Array) -> jax.Array:
-    """uint32 words -> float32 uniforms in [0, 1)."""
-    return (bits >> 8).astype(jnp.float32) * (2.0**-24)
-
-
-def hash32(x: jax.Array) -> jax.Array:
-    """A strong 32-bit integer mixer ("triple32", C. Wellons): counter-based per-cell noise."""
-    x = x.astype(jnp.uint32)
-    x = (x ^ (x >> 17)) * jnp.uint32(0xED5AD4BB)
-    x = (x ^ (x >> 11)) * jnp.uint32(0xAC4C1B51)
-    x = (x ^ (x >> 15)) * jnp.uint32(0x31848BAB)
-    return x ^ (x >> 14)
-
-
-def scale_int(u: jax.Array, low, high) -> jax.Array:
-    """Map u in [0, 1) to a uniform integer in [low, high)."""
-    low = jnp.asarray(low, jnp.int32)
-    span = jnp.asarray(high, jnp.int32) - low
-    k = jnp.floor(u * span.astype(jnp.float32)).astype(jnp.int32)
-    return low + jnp.clip(k, 0, jnp.maximum(span - 1, 0))
+from jaxrl_suite.hashrng import (  # noqa: F401  (the level generators' random stream, re-exported)
+    Rand,
+    hash32,
+    hash_words,
+    key_seed,
+    masked_choice,
+    materialize,
+    scale_int,
+    to_uniform,
+)
 
 
 def prefix_count(x: jax.Array) -> jax.Array:
@@ -121,18 +31,6 @@ def prefix_count(x: jax.Array) -> jax.Array:
     n = x.shape[-1]
     tri = jnp.asarray(np.tri(n, dtype=bool).T)  # tri[i, j] = i <= j
     return jnp.sum(jnp.where(tri, x[..., :, None], 0), axis=-2)
-
-
-def masked_choice(word: jax.Array, mask: jax.Array) -> jax.Array:
-    """Uniform flat (row-major) index of a True entry of ``mask``, from one random uint32 word (0 if none).
-
-    The argmax of per-cell noise ``hash32(word + i * golden)`` over the mask: one fused reduction, so cheap to
-    compile and to run. Uniformity rests on the hash; a chi-square test over 8M draws finds no bias (< 0.1%).
-    """
-    flat = mask.reshape(-1)
-    i = jnp.arange(flat.shape[0], dtype=jnp.uint32)
-    noise = (hash32(word.astype(jnp.uint32) + i * jnp.uint32(0x9E3779B9)) >> 1).astype(jnp.int32)
-    return jnp.argmax(jnp.where(flat, noise, -1)).astype(jnp.int32)
 
 
 def ranks(u: jax.Array) -> jax.Array:

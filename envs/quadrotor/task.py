@@ -19,12 +19,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_suite import spaces
+from jaxrl_suite import hashrng, spaces
 from jaxrl_suite.env import Environment, EnvParams, EnvState
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
-from jaxrl_suite.envs.quadrotor import randomness as rng
 from jaxrl_suite.envs.quadrotor import render as rnd
-from jaxrl_suite.envs.quadrotor.materialize import materialize, materialize_tree
+from jaxrl_suite.hashrng import materialize, materialize_tree
 
 _MASS_G = 0.027 * 9.81  # L2F writes its disturbance scales as fractions of the Crazyflie's weight
 
@@ -188,18 +187,18 @@ class QuadrotorTask(Environment):
         return state.phase + state.time.astype(self.dtype) * jnp.asarray(params.dynamics.dt, self.dtype)
 
     def reset_env(self, key: jax.Array, params: QuadrotorParams):
-        draws = materialize(rng.uniforms(key, 22 + 6 + 18, self.dtype))  # see randomness.py
-        u = iter(draws[:22])
-        n = iter(rng.normal_from_uniform(draws[22:28]))
+        draw = hashrng.Rand(key, 21 + 6 + 18)  # 21 uniforms, 6 disturbance and 18 noise normals, in order
         sym = lambda x: 2 * x - 1  # U(0,1) -> U(-1,1)
+        uniform = lambda k: draw.open_uniforms(k, self.dtype)
 
-        guided = next(u) < params.init_guidance
-        offset = tuple(jnp.where(guided, 0.0, sym(next(u)) * params.init_max_position) for _ in range(3))
+        guided = uniform(1)[0] < params.init_guidance
+        offset = jnp.where(guided, 0.0, sym(uniform(3)) * params.init_max_position)
         # uniform axis on the sphere, angle from the conditioned Haar distribution
-        z = sym(next(u))
-        phi = 2 * jnp.pi * next(u)
+        axis_z, axis_phi, angle = uniform(3)
+        z = sym(axis_z)
+        phi = 2 * jnp.pi * axis_phi
         rho = jnp.sqrt(jnp.maximum(1 - z * z, 0.0))
-        theta = jnp.where(guided, 0.0, sample_rotation_angle(next(u), params.init_max_angle))
+        theta = jnp.where(guided, 0.0, sample_rotation_angle(angle, params.init_max_angle))
         half_sin = jnp.sin(theta / 2)
         quat = (
             jnp.cos(theta / 2),
@@ -207,18 +206,20 @@ class QuadrotorTask(Environment):
             half_sin * rho * jnp.sin(phi),
             half_sin * z,
         )
-        dv = tuple(sym(next(u)) * params.init_max_linear_velocity for _ in range(3))
-        omega = tuple(sym(next(u)) * params.init_max_angular_velocity for _ in range(3))
+        dv = sym(uniform(3)) * params.init_max_linear_velocity
+        omega = sym(uniform(3)) * params.init_max_angular_velocity
 
-        factor = lambda width: 1 + sym(next(u)) * width
+        mass, ix, iy, iz, thrust, torque, motor = sym(uniform(7))
         scale = ModelScale(
-            mass=factor(params.randomise_mass),
-            inertia=tuple(factor(params.randomise_inertia) for _ in range(3)),
-            thrust=factor(params.randomise_thrust),
-            torque=factor(params.randomise_torque),
-            motor=factor(params.randomise_motor),
+            mass=1 + mass * params.randomise_mass,
+            inertia=tuple(1 + i * params.randomise_inertia for i in (ix, iy, iz)),
+            thrust=1 + thrust * params.randomise_thrust,
+            torque=1 + torque * params.randomise_torque,
+            motor=1 + motor * params.randomise_motor,
         )
-        phase = self.sample_phase(next(u), params)
+        phase = self.sample_phase(uniform(1)[0], params)
+        disturbance = draw.normals(6, self.dtype)
+        obs_noise = draw.normals(18, self.dtype)
         ref_p, ref_v = self.reference(phase, params)
         nominal = dyn.cast_params(params.dynamics, self.dtype)
         rpm = dyn.action_to_rpm(nominal, jnp.asarray(params.init_rpm, self.dtype))
@@ -235,13 +236,13 @@ class QuadrotorTask(Environment):
         state = QuadrotorState(
             time=jnp.zeros((), jnp.int32),
             quad=quad,
-            force=tuple(cast(next(n) * params.force_std) for _ in range(3)),
-            torque=tuple(cast(next(n) * params.torque_std) for _ in range(3)),
+            force=tuple(cast(disturbance[i] * params.force_std) for i in range(3)),
+            torque=tuple(cast(disturbance[3 + i] * params.torque_std) for i in range(3)),
             action_history=history,
             scale=jax.tree.map(cast, scale),
             phase=cast(phase),
         )
-        return self.observe(rng.normal_from_uniform(draws[28:]), state, params), state
+        return self.observe(obs_noise, state, params), state
 
     def sample_phase(self, u: jax.Array, params: QuadrotorParams) -> jax.Array:
         """Start time of the reference for a new episode (0 unless a task randomises it)."""
@@ -269,7 +270,7 @@ class QuadrotorTask(Environment):
         reward = jnp.where(terminated, params.reward.termination_penalty, reward)
         distance = jnp.sqrt(err[0] ** 2 + err[1] ** 2 + err[2] ** 2)
         info = {"position_error": distance.astype(jnp.float32)}
-        obs = self.observe(materialize(rng.normals(key, 18, self.dtype)), next_state, params)
+        obs = self.observe(materialize(hashrng.normals(key, 18, self.dtype)), next_state, params)
         return obs, next_state, reward.astype(jnp.float32), terminated, info
 
     def reward(self, state: QuadrotorState, action: jax.Array, params: QuadrotorParams) -> jax.Array:
