@@ -25,7 +25,7 @@ import numpy as np
 
 import jaxrl_suite
 from jaxrl_suite import evaluation
-from jaxrl_suite.algos import imitation as IM
+from jaxrl_suite.algos import imitation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.results import portable_path
 from jaxrl_suite.runtime import train_runs
@@ -47,16 +47,16 @@ def run(variant: str, n_demos: int, args, env, params) -> dict:
     hp = PPOHparams(lr=3e-4, ent_coef=0.01, gamma=0.99)
     demos = None
     if n_demos:
-        demos = jax.jit(lambda k: IM.expert_demos(env, params, k, n_demos, int(params.max_steps_in_episode)))(
+        demos = jax.jit(lambda k: imitation.expert_demos(env, params, k, n_demos, int(params.max_steps_in_episode)))(
             jax.random.key(1000 + n_demos)
         )
     if variant == "concurrent":
-        trainer = IM.ImitationTrainer(cfg, env, demos, params)
-        hp = IM.ImitationHparams(**{f: getattr(hp, f) for f in hp.__dataclass_fields__}, bc_coef=args.bc_coef)
+        trainer = imitation.ImitationTrainer(cfg, env, demos, params)
+        hp = imitation.ImitationHparams(**{f: getattr(hp, f) for f in hp.__dataclass_fields__}, bc_coef=args.bc_coef)
     else:
         trainer = make_train(cfg, env, params)
     if variant == "pretrained":
-        trainer = IM.BCPretrained(trainer, demos, args.bc_steps, 1e-3)
+        trainer = imitation.BCPretrained(trainer, demos, args.bc_steps, 1e-3)
     keys = jax.random.split(jax.random.key(0), args.seeds)
     t0 = time.perf_counter()
     res = train_runs(trainer, keys, hp, progress=False, chunk_updates=64)

@@ -1,7 +1,9 @@
 """The conformance suite: every registered environment honours the API contract of ``jaxrl_suite.env``.
 
 One jitted, vmapped random rollout per id (compiled once, shared by all checks through a fixture) plus an
-unbatched jit of reset/step. Gymnax and Brax ids run a representative subset to keep CI time down.
+unbatched jit of reset/step. Gymnax and Brax ids run a representative subset to keep CI time down. A few ids
+also run the rollout checks through ``VecEnv`` (the batched path PPO trains on; grid envs take its
+state-only step there), one grid id through its pooled resets.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 
 import jaxrl_suite
 from jaxrl_suite.registry import spec
+from jaxrl_suite.vector import VecEnv
 
 NUM_ENVS = 4
 NUM_STEPS = 40
@@ -35,9 +38,17 @@ GYMNAX_SUBSET = [
     "MetaMaze-misc",
     "GaussianBandit-misc",
 ]
-# Every gymnax id passed this suite once (2026-11-21) except MNISTBandit-bsuite, which downloads MNIST at
+# Every gymnax id has passed this suite except MNISTBandit-bsuite, which downloads MNIST at
 # construction (no network in CI), and three whose declared spaces were wrong (corrected in adapters/gymnax.py).
 BRAX_SUBSET = ["brax/inverted_pendulum"]
+# (id, VecEnv reset mode): the env kinds VecEnv steps differently (gymnax and probes through step_env, grid envs
+# through their state-only protocol), plus the pooled resets that procedural levels use
+VEC_CASES = [
+    ("CartPole-v1", "always"),
+    ("MiniGrid-DoorKey-5x5-v0", "always"),
+    ("MiniGrid-DoorKey-5x5-v0", "pooled"),
+    ("Probe-obs-continuous-v0", "always"),
+]
 
 
 def conformance_ids() -> list[str]:
@@ -58,13 +69,20 @@ def short_params(params):
     return params.replace(max_steps_in_episode=MAX_STEPS)
 
 
-def make_rollout(env, params):
+def make_rollout(env, params, reset_mode=None):
+    """The random rollout, through ``vmap(env.step)`` or (``reset_mode`` given) ``VecEnv``'s batched step."""
     obs_space, act_space = env.observation_space(params), env.action_space(params)
-    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    if reset_mode is None:
+        vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+        vreset = lambda key: jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, NUM_ENVS), params)
+    else:
+        vec = VecEnv(env, NUM_ENVS, reset_mode=reset_mode, pool_size=2 if reset_mode == "pooled" else None)
+        vstep = lambda keys, state, action, params: vec.step(keys[0], state, action, params)
+        vreset = lambda key: vec.reset(key, params)
 
     def rollout(key):
         k_reset, k_steps = jax.random.split(key)
-        obs0, state0 = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, NUM_ENVS), params)
+        obs0, state0 = vreset(k_reset)
 
         def body(carry, k):
             state = carry
@@ -97,14 +115,25 @@ def make_rollout(env, params):
     return jax.jit(rollout)
 
 
-@pytest.fixture(scope="module", params=conformance_ids())
+CASES = [(env_id, None) for env_id in conformance_ids()] + VEC_CASES
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[i if m is None else f"{i}-VecEnv-{m}" for i, m in CASES])
 def case(request):
-    env, params = jaxrl_suite.make(request.param)
+    env_id, reset_mode = request.param
+    env, params = jaxrl_suite.make(env_id)
     params = short_params(params)
-    rollout = make_rollout(env, params)
+    rollout = make_rollout(env, params, reset_mode)
     key = jax.random.key(7)
     first = jax.device_get(rollout(key))
-    return {"id": request.param, "env": env, "params": params, "rollout": rollout, "key": key, "out": first}
+    return {"id": env_id, "env": env, "params": params, "rollout": rollout, "key": key, "out": first,
+            "vec": reset_mode is not None}  # fmt: skip
+
+
+def env_level_only(case):
+    """Checks of the env itself (not of the batched rollout path): run once per id, not again per VecEnv."""
+    if case["vec"]:
+        pytest.skip("an env-level check: run on the vmapped case of this id")
 
 
 def _leaves_equal(a, b) -> bool:
@@ -119,6 +148,7 @@ def _done_mask(traj):
 
 
 def test_registered_with_description(case):
+    env_level_only(case)
     assert jaxrl_suite.registered()[case["id"]].strip()
 
 
@@ -128,6 +158,7 @@ def test_same_key_same_trajectory(case):
 
 
 def test_unbatched_jit_matches_vmapped_row(case):
+    env_level_only(case)
     env, params = case["env"], case["params"]
     keys = jax.random.split(jax.random.split(case["key"])[0], NUM_ENVS)
     obs, state = jax.jit(env.reset)(keys[1], params)
@@ -200,5 +231,6 @@ def test_no_nan_or_inf(case):
 
 
 def test_unknown_override_rejected(case):
+    env_level_only(case)
     with pytest.raises(ValueError, match="unknown option"):
         jaxrl_suite.make(case["id"], no_such_option_xyz=1)

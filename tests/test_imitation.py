@@ -8,7 +8,7 @@ import pytest
 
 import jaxrl_suite
 from jaxrl_suite import evaluation
-from jaxrl_suite.algos import imitation as IM
+from jaxrl_suite.algos import imitation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.envs.grid import solve
 
@@ -17,7 +17,7 @@ from jaxrl_suite.envs.grid import solve
 def small():
     """A fully observed 7x7 maze (no aliasing: cloning can be exact) and 4 expert trajectories on it."""
     env, params = jaxrl_suite.make("Maze-v0", size=7, fully_observable=True, max_steps=60)
-    demos = jax.jit(lambda k: IM.expert_demos(env, params, k, 4, 40))(jax.random.key(0))
+    demos = jax.jit(lambda k: imitation.expert_demos(env, params, k, 4, 40))(jax.random.key(0))
     return env, params, demos
 
 
@@ -34,7 +34,7 @@ def test_behaviour_cloning_reaches_the_experts_return_on_its_levels(small):
     env, params, demos = small
     trainer = make_train(PPOConfig(hidden=(64, 64), num_envs=4), env, params)
     state = trainer.init(jax.random.key(1), PPOHparams())
-    cloned, losses = jax.jit(lambda s: IM.pretrain(trainer, s, demos, 400, 3e-3))(state)
+    cloned, losses = jax.jit(lambda s: imitation.pretrain(trainer, s, demos, 400, 3e-3))(state)
     assert float(losses[-1]) < 0.05 < float(losses[0])
 
     def on_level(state, level, key):
@@ -49,12 +49,12 @@ def test_behaviour_cloning_reaches_the_experts_return_on_its_levels(small):
 def test_concurrent_imitation_adds_the_cloning_term_to_ppo(small):
     env, params, demos = small
     cfg = PPOConfig(hidden=(32,), num_envs=4, num_steps=32, total_timesteps=4 * 32 * 6)
-    trainer = IM.ImitationTrainer(cfg, env, demos, params)
-    hp = IM.ImitationHparams(bc_coef=1.0, lr=3e-3)
+    trainer = imitation.ImitationTrainer(cfg, env, demos, params)
+    hp = imitation.ImitationHparams(bc_coef=1.0, lr=3e-3)
     init = trainer.init(jax.random.key(3), hp)
     res = jax.jit(trainer)(jax.random.key(3), hp)
-    before = float(IM.bc_loss(trainer, init.params, demos, None))
-    after = float(IM.bc_loss(trainer, res.state.params, demos, None))
+    before = float(imitation.bc_loss(trainer, init.params, demos, None))
+    after = float(imitation.bc_loss(trainer, res.state.params, demos, None))
     assert after < 0.7 * before
     with pytest.raises(ValueError, match="feed-forward"):
-        IM.ImitationTrainer(PPOConfig(policy="gru"), env, demos, params)
+        imitation.ImitationTrainer(PPOConfig(policy="gru"), env, demos, params)

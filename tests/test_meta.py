@@ -16,37 +16,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from meta_configs import TINY, TINY_INNER
 
 import jaxrl_suite
 from jaxrl_suite import cli_meta
 from jaxrl_suite.algos import drift as dr
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
-from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, MetaConfig, meta_train
+from jaxrl_suite.algos.meta import DriftMeta, ESConfig, Evolution, meta_train
 from jaxrl_suite.algos.meta import loop as meta_loop
 from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import CheckpointError
 from jaxrl_suite.runtime.rundir import RunDirError
 from jaxrl_suite.stats import ci95, ci95_summary, finite_or_none, finite_stat, nanmean
-
-TINY_INNER = DriftConfig(
-    num_envs=4,
-    num_steps=32,
-    total_timesteps=4 * 32 * 6,
-    update_epochs=2,
-    num_minibatches=2,
-    hidden=(16,),
-    anneal_lr=False,
-)
-TINY = MetaConfig(
-    drift="ta_lpo",
-    hidden=4,
-    seeds=1,
-    eval_seeds=2,
-    fitness_tail=0.5,
-    es=ESConfig(population=4),
-    inner=TINY_INNER,
-    inner_hparams=DriftHparams(lr=5e-3),
-)
 
 
 def leaves_equal(a, b) -> bool:
@@ -323,7 +304,7 @@ def test_nan_tolerant_helpers_stay_json_ready():
 
 SHARDED_SCRIPT = """
 import dataclasses, json, jax, numpy as np
-from tests.test_meta import TINY
+from meta_configs import TINY
 from jaxrl_suite.algos.meta import DriftMeta, meta_train
 meta = DriftMeta(TINY)
 state = meta.init(jax.random.key(0))
@@ -338,8 +319,10 @@ print(json.dumps({"devices": len(out["final"].sharding.device_set), "mean": np.a
 
 
 def test_population_sharded_over_four_devices_equals_one_device(meta, initial, whole):
+    here = os.path.dirname(os.path.abspath(__file__))
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")])  # the tests' support modules
+    root = os.path.dirname(here)
     proc = subprocess.run(
         [sys.executable, "-c", SHARDED_SCRIPT], env=env, cwd=root, capture_output=True, text=True
     )

@@ -8,14 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl_suite.algos.ued import buffer as B
-from jaxrl_suite.algos.ued import scores as S
+from jaxrl_suite.algos.ued import buffer as level_buffer
+from jaxrl_suite.algos.ued import scores as level_scores
 from jaxrl_suite.envs.grid import constants as C
 from jaxrl_suite.envs.grid import generators as G
 from jaxrl_suite.envs.grid import mutate as M
 from jaxrl_suite.envs.grid import solve
 
-NO_STALENESS = B.PLRParams(staleness_coef=0.0, temperature=1.0, min_fill=0.0)
+NO_STALENESS = level_buffer.PLRParams(staleness_coef=0.0, temperature=1.0, min_fill=0.0)
 
 
 def _levels(n: int):
@@ -24,19 +24,19 @@ def _levels(n: int):
 
 
 def _filled(scores):
-    buf = B.empty({"id": jnp.int32(0), "grid": jnp.zeros((3, 3), jnp.uint8)}, len(scores))
+    buf = level_buffer.empty({"id": jnp.int32(0), "grid": jnp.zeros((3, 3), jnp.uint8)}, len(scores))
     n = len(scores)
-    return B.insert(buf, _levels(n), jnp.asarray(scores, jnp.float32), jnp.zeros(n))
+    return level_buffer.insert(buf, _levels(n), jnp.asarray(scores, jnp.float32), jnp.zeros(n))
 
 
 def test_an_empty_buffer_never_replays_and_has_no_nan():
-    buf = B.empty({"id": jnp.int32(0)}, 8)
-    w = B.weights(buf, B.PLRParams())
+    buf = level_buffer.empty({"id": jnp.int32(0)}, 8)
+    w = level_buffer.weights(buf, level_buffer.PLRParams())
     assert np.isfinite(np.asarray(w)).all() and float(w.sum()) == 0.0
-    p = B.PLRParams(replay_prob=1.0, min_fill=0.0)
-    assert not bool(B.should_replay(buf, jax.random.key(0), p))
+    p = level_buffer.PLRParams(replay_prob=1.0, min_fill=0.0)
+    assert not bool(level_buffer.should_replay(buf, jax.random.key(0), p))
     with pytest.raises(ValueError, match="capacity"):
-        B.empty({"id": jnp.int32(0)}, 0)
+        level_buffer.empty({"id": jnp.int32(0)}, 0)
 
 
 def test_insert_fills_free_slots_then_replaces_only_the_lowest_score_when_beaten():
@@ -44,13 +44,13 @@ def test_insert_fills_free_slots_then_replaces_only_the_lowest_score_when_beaten
     np.testing.assert_array_equal(buf.levels["id"], [0, 1, 2])
     assert int(buf.size) == 3
     offer = {"id": jnp.array([10, 11], jnp.int32), "grid": jnp.zeros((2, 3, 3), jnp.uint8)}
-    buf = B.insert(buf, offer, jnp.array([0.1, 0.3]), jnp.array([1.0, 2.0]))
+    buf = level_buffer.insert(buf, offer, jnp.array([0.1, 0.3]), jnp.array([1.0, 2.0]))
     # 0.1 is below every stored score: dropped; 0.3 beats the lowest (0.2, slot 1) and takes its slot
     np.testing.assert_array_equal(buf.levels["id"], [0, 11, 2])
     np.testing.assert_allclose(buf.scores, [0.5, 0.3, 0.9])
     np.testing.assert_allclose(buf.max_returns, [0.0, 2.0, 0.0])
     # replayed levels get new scores; their best return only grows
-    buf = B.update(buf, jnp.array([0, 2]), jnp.array([0.05, 0.7]), jnp.array([-1.0, 4.0]))
+    buf = level_buffer.update(buf, jnp.array([0, 2]), jnp.array([0.05, 0.7]), jnp.array([-1.0, 4.0]))
     np.testing.assert_allclose(buf.scores, [0.05, 0.3, 0.7])
     np.testing.assert_allclose(buf.max_returns, [0.0, 2.0, 4.0])
 
@@ -58,49 +58,49 @@ def test_insert_fills_free_slots_then_replaces_only_the_lowest_score_when_beaten
 def test_rank_weights_use_temperature_as_a_power_and_break_ties_by_slot():
     buf = _filled([3.0, 1.0, 2.0])
     h = np.array([1.0, 1 / 3, 1 / 2])
-    np.testing.assert_allclose(B.weights(buf, NO_STALENESS), h / h.sum(), rtol=1e-6)
+    np.testing.assert_allclose(level_buffer.weights(buf, NO_STALENESS), h / h.sum(), rtol=1e-6)
     cold = NO_STALENESS.replace(temperature=0.5)  # 1 / T = 2: squares, not halves
-    np.testing.assert_allclose(B.weights(buf, cold), h**2 / (h**2).sum(), rtol=1e-6)
-    ties = B.weights(_filled([1.0, 1.0, 1.0]), NO_STALENESS)
+    np.testing.assert_allclose(level_buffer.weights(buf, cold), h**2 / (h**2).sum(), rtol=1e-6)
+    ties = level_buffer.weights(_filled([1.0, 1.0, 1.0]), NO_STALENESS)
     np.testing.assert_allclose(ties, np.array([1, 1 / 2, 1 / 3]) / (11 / 6), rtol=1e-6)
-    top = B.weights(buf, NO_STALENESS.replace(topk=2))
+    top = level_buffer.weights(buf, NO_STALENESS.replace(topk=2))
     np.testing.assert_allclose(top, [0.5, 0.0, 0.5])
     # a partly filled buffer: empty slots weigh nothing
-    part = B.insert(B.empty({"id": jnp.int32(0), "grid": jnp.zeros((3, 3), jnp.uint8)}, 5), _levels(2),
+    part = level_buffer.insert(level_buffer.empty({"id": jnp.int32(0), "grid": jnp.zeros((3, 3), jnp.uint8)}, 5), _levels(2),
                     jnp.array([1.0, 2.0]), jnp.zeros(2))  # fmt: skip
-    w = np.asarray(B.weights(part, B.PLRParams()))
+    w = np.asarray(level_buffer.weights(part, level_buffer.PLRParams()))
     assert (w[2:] == 0).all() and abs(w.sum() - 1) < 1e-6
 
 
 def test_staleness_favours_levels_not_replayed_for_longest_and_sampling_follows_the_weights():
     buf = _filled([1.0, 1.0, 1.0, 1.0])
-    stale_only = B.PLRParams(staleness_coef=1.0, min_fill=0.0)
-    buf, idx, levels = B.sample(buf, jax.random.key(0), 1, stale_only)
+    stale_only = level_buffer.PLRParams(staleness_coef=1.0, min_fill=0.0)
+    buf, idx, levels = level_buffer.sample(buf, jax.random.key(0), 1, stale_only)
     assert int(levels["id"][0]) == int(idx[0])
-    w = np.asarray(B.weights(buf, stale_only))
+    w = np.asarray(level_buffer.weights(buf, stale_only))
     assert w[int(idx[0])] == 0.0, "just replayed: not stale"
-    mixed = B.PLRParams(staleness_coef=0.3, temperature=0.3, min_fill=0.0)
-    buf = B.update(buf, jnp.arange(4), jnp.array([0.4, 0.1, 0.3, 0.2]), jnp.zeros(4))
-    want = np.asarray(B.weights(buf, mixed))
-    _, idx, _ = B.sample(buf, jax.random.key(1), 40_000, mixed)
+    mixed = level_buffer.PLRParams(staleness_coef=0.3, temperature=0.3, min_fill=0.0)
+    buf = level_buffer.update(buf, jnp.arange(4), jnp.array([0.4, 0.1, 0.3, 0.2]), jnp.zeros(4))
+    want = np.asarray(level_buffer.weights(buf, mixed))
+    _, idx, _ = level_buffer.sample(buf, jax.random.key(1), 40_000, mixed)
     freq = np.bincount(np.asarray(idx), minlength=4) / 40_000
     np.testing.assert_allclose(freq, want, atol=0.01)
 
 
 def test_replay_needs_the_minimum_fill():
-    p = B.PLRParams(replay_prob=1.0, min_fill=0.5)
-    buf = B.empty({"id": jnp.int32(0), "grid": jnp.zeros((3, 3), jnp.uint8)}, 4)
-    buf = B.insert(buf, _levels(1), jnp.ones(1), jnp.zeros(1))
-    assert not bool(B.should_replay(buf, jax.random.key(0), p))
-    buf = B.insert(buf, _levels(1), jnp.ones(1), jnp.zeros(1))
-    assert bool(B.should_replay(buf, jax.random.key(0), p))
-    assert not bool(B.should_replay(buf, jax.random.key(0), p.replace(replay_prob=0.0)))
+    p = level_buffer.PLRParams(replay_prob=1.0, min_fill=0.5)
+    buf = level_buffer.empty({"id": jnp.int32(0), "grid": jnp.zeros((3, 3), jnp.uint8)}, 4)
+    buf = level_buffer.insert(buf, _levels(1), jnp.ones(1), jnp.zeros(1))
+    assert not bool(level_buffer.should_replay(buf, jax.random.key(0), p))
+    buf = level_buffer.insert(buf, _levels(1), jnp.ones(1), jnp.zeros(1))
+    assert bool(level_buffer.should_replay(buf, jax.random.key(0), p))
+    assert not bool(level_buffer.should_replay(buf, jax.random.key(0), p.replace(replay_prob=0.0)))
 
 
 def test_the_buffer_vmaps_over_seeds():
     bufs = jax.vmap(lambda s: _filled(jnp.array([s, 2 * s])))(jnp.array([1.0, 3.0]))
     np.testing.assert_allclose(bufs.scores, [[1, 2], [3, 6]])
-    _, idx, _ = jax.vmap(lambda b, k: B.sample(b, k, 3, B.PLRParams()))(
+    _, idx, _ = jax.vmap(lambda b, k: level_buffer.sample(b, k, 3, level_buffer.PLRParams()))(
         bufs, jax.random.split(jax.random.key(0))
     )
     assert idx.shape == (2, 3)
@@ -108,18 +108,20 @@ def test_the_buffer_vmaps_over_seeds():
 
 def test_scores_are_finite_even_without_a_finished_episode():
     adv = jnp.array([[1.0, -1.0], [-2.0, 3.0], [0.5, 0.0]])
-    np.testing.assert_allclose(S.positive_value_loss(adv), [0.5, 1.0])
+    np.testing.assert_allclose(level_scores.positive_value_loss(adv), [0.5, 1.0])
     rewards = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [3.0, 0.0]])
     done = jnp.array([[False, False], [True, False], [False, False], [True, False]])
-    best = S.episode_returns_max(rewards, done)
+    best = level_scores.episode_returns_max(rewards, done)
     assert float(best[0]) == 3.0 and float(best[1]) == -np.inf  # env 1: no episode ended
-    np.testing.assert_allclose(S.episode_returns_max(rewards, done, jnp.array([5.0, 1.0])), [5.0, 1.0])
+    np.testing.assert_allclose(
+        level_scores.episode_returns_max(rewards, done, jnp.array([5.0, 1.0])), [5.0, 1.0]
+    )
     values = jnp.array([[0.5, 0.2], [1.0, 0.4], [0.0, 0.3], [2.0, 0.1]])
-    mc = S.max_mc(values, best)
+    mc = level_scores.max_mc(values, best)
     np.testing.assert_allclose(mc, [3.0 - 0.875, 0.4 - 0.25], rtol=1e-6)
     assert np.isfinite(np.asarray(mc)).all()
     with pytest.raises(ValueError, match="unknown score"):
-        S.score("regret", adv, values, best)
+        level_scores.score("regret", adv, values, best)
 
 
 def test_accel_edits_keep_levels_valid_and_change_them():

@@ -24,8 +24,8 @@ from flax import struct
 
 from jaxrl_suite.algos import ppo
 from jaxrl_suite.algos.ppo import AUX_NAMES, PPOConfig, PPOHparams, check_hparams
-from jaxrl_suite.algos.ued import buffer as B
-from jaxrl_suite.algos.ued import scores as S
+from jaxrl_suite.algos.ued import buffer as level_buffer
+from jaxrl_suite.algos.ued import scores as level_scores
 from jaxrl_suite.prng import fast_key
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics
@@ -47,8 +47,10 @@ class UEDHparams(PPOHparams):
     adversary_ent_coef: float = 0.01
 
     @property
-    def plr(self) -> B.PLRParams:
-        return B.PLRParams(self.replay_prob, self.staleness_coef, self.temperature, self.min_fill, self.topk)
+    def plr(self) -> level_buffer.PLRParams:
+        return level_buffer.PLRParams(
+            self.replay_prob, self.staleness_coef, self.temperature, self.min_fill, self.topk
+        )
 
     def validate(self) -> UEDHparams:
         PPOHparams.validate(self)
@@ -81,8 +83,8 @@ class UEDConfig(PPOConfig):
         PPOConfig.validate(self)
         if self.method not in METHODS:
             raise ValueError(f"unknown UED method {self.method!r}; choose from {METHODS}")
-        if self.score not in S.SCORES:
-            raise ValueError(f"unknown score {self.score!r}; choose from {S.SCORES}")
+        if self.score not in level_scores.SCORES:
+            raise ValueError(f"unknown score {self.score!r}; choose from {level_scores.SCORES}")
         if int(self.capacity) < self.num_envs:
             raise ValueError(
                 f"capacity={self.capacity} must hold at least one batch (num_envs={self.num_envs})"
@@ -106,7 +108,7 @@ class UEDState:
     """The student's PPO state, the level buffer, and where the last update's levels came from."""
 
     ppo: Any
-    buffer: B.LevelBuffer
+    buffer: level_buffer.LevelBuffer
     levels: Any  # the last update's levels, [num_envs]
     replay_idx: jax.Array  # their buffer slots when replayed
     last_branch: jax.Array  # NEW, REPLAY or MUTATE
@@ -179,7 +181,7 @@ class UEDTrainer:
         template = jax.tree.map(lambda x: x[0], levels)
         return UEDState(
             ppo=student,
-            buffer=B.empty(template, self.config.capacity),
+            buffer=level_buffer.empty(template, self.config.capacity),
             levels=levels,
             replay_idx=jnp.zeros((self.config.num_envs,), jnp.int32),
             last_branch=jnp.int32(NEW),
@@ -192,7 +194,7 @@ class UEDTrainer:
         if cfg.method == "dr":
             branch = jnp.int32(NEW)
         else:
-            replay = B.should_replay(state.buffer, k_coin, hp.plr)
+            replay = level_buffer.should_replay(state.buffer, k_coin, hp.plr)
             # int32 constants, not Python ints: a weakly typed branch in the state would recompile the
             # second chunk of every run
             branch = jnp.where(replay, jnp.int32(REPLAY), jnp.int32(NEW))
@@ -203,7 +205,7 @@ class UEDTrainer:
             return buf, jnp.zeros((n,), jnp.int32), self._new_levels(k_new)
 
         def replay_levels(buf):
-            return B.sample(buf, k_replay, n, hp.plr)
+            return level_buffer.sample(buf, k_replay, n, hp.plr)
 
         def mutate(buf):
             from jaxrl_suite.envs.grid.mutate import mutate as edit
@@ -225,12 +227,12 @@ class UEDTrainer:
         best_here = jnp.where(ep["done"], ep["return"], -jnp.inf).max(axis=0)
         stored = jnp.where(branch == REPLAY, buf.max_returns[idx], -jnp.inf)
         best = jnp.maximum(best_here, stored)
-        scores = S.score(cfg.score, table.advantage, table.value, best)
+        scores = level_scores.score(cfg.score, table.advantage, table.value, best)
         if cfg.method != "dr":
             buf = jax.lax.cond(
                 branch == REPLAY,
-                lambda b: B.update(b, idx, scores, best_here),
-                lambda b: B.insert(b, levels, scores, best_here),
+                lambda b: level_buffer.update(b, idx, scores, best_here),
+                lambda b: level_buffer.insert(b, levels, scores, best_here),
                 buf,
             )
         solved = (ep["done"] & (ep["return"] > 0)).any(axis=0)
