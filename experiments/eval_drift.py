@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -32,7 +33,10 @@ from jaxrl_suite.results import portable_path
 from jaxrl_suite.stats import ci95_summary, nanmean
 
 RESULTS = Path(__file__).parent / "results"
-HELD_OUT = ("Acrobot-v1", "Catch-bsuite")
+# the defaults reproduce experiments/results/eval_drift.json: both committed drifts, CartPole at 0.25x-4x, and
+# Breakout-MinAtar held out at 0.25x-4x of 51,200 steps (CartPole's 20,480 are far too few for MinAtar)
+HELD_OUT = ("Breakout-MinAtar",)
+DEFAULT_DRIFTS = ("meta_train_lpo.json", "meta_train_ta_lpo.json")
 
 
 def load_drift_file(spec: str) -> dict:
@@ -174,20 +178,21 @@ def main(argv: list[str] | None = None) -> dict:
         dest="drift_files",
         metavar="[NAME=]PATH",
         help="meta_train_lpo JSON (repeat to compare several; default experiments/results/"
-        "meta_train_lpo.json)",
+        "meta_train_lpo.json and meta_train_ta_lpo.json)",
     )
     ap.add_argument(
-        "--envs", help="comma-separated ids (default: the meta-training env(s) + Acrobot-v1, Catch-bsuite)"
+        "--envs", help="comma-separated ids (default: the meta-training env(s) + Breakout-MinAtar)"
     )
     ap.add_argument("--horizons", default="0.25,0.5,1,2,4", help="multiples of the meta-training run length")
     ap.add_argument(
-        "--held-out-horizons", default="1", help="horizon multiples on the held-out environments (default 1)"
+        "--held-out-horizons", default="0.25,0.5,1,2,4", help="horizon multiples on the held-out environments"
     )
     ap.add_argument(
         "--held-out-steps",
         type=int,
-        help="inner-run length (1x) on held-out environments (default: the meta-training run's); harder "
-        "held-out tasks such as MinAtar need far more steps than CartPole",
+        default=51_200,
+        help="inner-run length (1x) on held-out environments (default 51200; 0: the meta-training run's); "
+        "harder held-out tasks such as MinAtar need far more steps than CartPole",
     )
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument(
@@ -197,7 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    drifts = [load_drift_file(s) for s in (args.drift_files or [str(RESULTS / "meta_train_lpo.json")])]
+    drifts = [load_drift_file(s) for s in (args.drift_files or [str(RESULTS / f) for f in DEFAULT_DRIFTS])]
+    if args.held_out_steps == 0:
+        args.held_out_steps = None
     names = [d["name"] for d in drifts]
     if len(set(names)) != len(names) or {"ppo", "dpo"} & set(names):
         raise ValueError(f"drift names must be unique and not ppo/dpo, got {names}; use NAME=PATH")
@@ -257,15 +264,20 @@ def main(argv: list[str] | None = None) -> dict:
                     f"run {cell['run_s']:.0f}s]",
                     flush=True,
                 )
-    RESULTS.mkdir(exist_ok=True)
     plots = {}
-    plots["horizons"] = portable_path(plot(results, envs, ["ppo", "dpo"] + names, RESULTS / "eval_drift.png"))
+    # a smoke run never overwrites the committed figures
+    out_dir = RESULTS / "quick" if args.quick else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots["horizons"] = portable_path(plot(results, envs, ["ppo", "dpo"] + names, out_dir / "eval_drift.png"))
     if curves:
         plots["curves"] = portable_path(
-            plot_curves(curves, list(curves), steps, RESULTS / "eval_drift_curves.png")
+            plot_curves(curves, list(curves), steps, out_dir / "eval_drift_curves.png")
         )
     summary = {
         "experiment": "eval_drift",
+        "smoke": bool(args.quick),
+        "argv": list(argv) if argv is not None else sys.argv[1:],
+        "held_out_envs": [e for e in envs if e not in train_envs],
         "drifts": [
             {k: d[k] for k in ("name", "drift", "hidden", "base", "path", "generations")} for d in drifts
         ],
@@ -284,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
         "note": "final return = mean episode return over the last 10% of updates; 95% Student-t CI over seeds; "
         "minus_ppo/minus_dpo are paired differences on the same seeds",
     }
-    (RESULTS / "eval_drift.json").write_text(json.dumps(summary, indent=1, default=str))
+    (out_dir / "eval_drift.json").write_text(json.dumps(summary, indent=1, default=str))
     print(json.dumps(summary, default=str))
     return summary
 
