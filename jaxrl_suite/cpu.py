@@ -2,11 +2,9 @@
 
 XLA's CPU client spreads each program's kernels over an intra-op pool with one thread per core. A PPO update
 on a tiny environment is thousands of microsecond kernels, so the pool spends more time handing work
-between threads than it saves. Measured on the 2-core CI machine (CartPole-v1, PureJaxRL's settings, 5e5
-steps; ``experiments/bench_ppo.py``): one run trains in ~2.5 s on one thread against ~4 s on the default
-pool; 8 vmapped seeds sharded over 2 single-threaded devices take ~10 s against ~30 s on one default device.
-Seeds and sweep settings then run in parallel, one device per core (``runtime.sharding.run_sharding``); a
-single run keeps one device.
+between threads than it saves (figures from ``experiments/bench_ppo.py``: the README's "CPU layout").
+Seeds and sweep settings then run in parallel, one device per core (``runtime.sharding.run_sharding``);
+a single run keeps one device.
 
 Call ``configure(runs=...)`` before JAX initialises its CPU backend (before the first computation, and
 before importing gymnax, which computes at import); the CLI does.
