@@ -12,11 +12,15 @@ flies (from the first step, the position weight makes most early states cost mor
 learns to crash), and a crash costs 100. The wall-clock counts compile and training, not the periodic
 evaluations (``--eval-episodes`` each). Training stops at the first evaluation with a success rate >=
 ``--target`` (unless ``--full-budget``); that policy is then checked on ``--final-episodes`` fresh episodes
-under another key. Measured on the 2-core CPU: see experiments/results/quadrotor_hover.json. (The
-paper: TD3, 300k steps, 18 s on an M1 laptop; PPO needs ~40x the samples but runs them in one compiled loop.)
+under another key. Measured figures: experiments/results/quadrotor_hover.json and the README.
+
+Every evaluation flight stops at its first termination (the drone is held where it crashed), so a crashed
+drone never flies on: the hover evaluation reports the success rate, the crash rate and the position errors
+over the surviving flights only (``survivors`` of them).
 
 Tracking: ``Quadrotor-FigureEight-v0`` (0.3 m figure-eight, 5 s lap, random start phase, same start
-noise); reports the RMS and mean position error after a 1 s settling time, and the fraction of crashes.
+noise); reports the crash rate and, over the surviving flights, the RMS and mean position error after a 1 s
+settling time with the survivor fraction beside them (``null`` errors when no flight survived).
 
 Writes learning curves, a 3-D trajectory plot and a GIF of a flight per task under ``--out`` and the summary
 to experiments/results/quadrotor_hover.json.
@@ -38,7 +42,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
-from jaxrl_suite.envs.quadrotor import curriculum_reward
+from jaxrl_suite.envs.quadrotor import curriculum
 from jaxrl_suite.envs.quadrotor import render as qrender
 from jaxrl_suite.runtime import train_runs
 
@@ -87,8 +91,9 @@ def build(task: str, total_steps: int | None, chunk_updates: int, shape_override
 
 
 def fly(trainer, state, key: jax.Array, episodes: int, seconds: float):
-    """Greedy flights from fresh starts without auto-reset, not stopped at a crash: position errors
-    ``[T, N]`` and crashes ``[N]``."""
+    """Greedy flights from fresh starts without auto-reset, each stopped at its first termination (its state
+    held from then on): position errors ``[T, N]``, a crashed drone's frozen at its crash value, and crashes
+    ``[N]``."""
     params = trainer.env_params.replace(max_steps_in_episode=10**9)  # the horizon is ours
     ro = evaluation.rollout(
         trainer.env,
@@ -97,38 +102,79 @@ def fly(trainer, state, key: jax.Array, episodes: int, seconds: float):
         key,
         int(round(seconds / DT)),
         num_episodes=episodes,
-        hold=False,
+        hold=True,
         record=lambda _, info: info["position_error"],
     )
-    return ro.info, ro.finished
+    return hold_last(ro.info, ro.ended[1:]), ro.finished
+
+
+def hold_last(values: jax.Array, after: jax.Array) -> jax.Array:
+    """``values [T, N]`` with each entry where ``after`` is set (a suffix per column: the steps after the
+    episode ended) replaced by the column's last entry before it."""
+    t = jnp.arange(values.shape[0])[:, None]
+    last = jax.lax.cummax(jnp.where(after, 0, t), axis=0)
+    return jnp.take_along_axis(values, last, axis=0)
+
+
+def hover_metrics(errors: jax.Array, crashed: jax.Array) -> dict:
+    """One seed's hover evaluation from ``fly``'s errors ``[T, N]`` and crashes ``[N]`` (vmap for several
+    seeds): success and crash rates over all flights, errors over the survivors (NaN when none survived)."""
+    hold = int(round(HOLD_SECONDS / DT))
+    worst = errors[-hold:].max(axis=0)
+    alive = ~crashed
+    survivors = alive.sum()
+    final = jnp.where(alive, errors[-1], 0.0).sum() / jnp.maximum(survivors, 1)
+    return {
+        "success_rate": (alive & (worst < HOLD_RADIUS)).mean(),
+        "crash_rate": crashed.mean(),
+        "survivors": survivors,
+        "final_error_survivors_mean_m": jnp.where(survivors > 0, final, jnp.nan),
+        "hold_error_max_survivors_median_m": jnp.nanmedian(jnp.where(alive, worst, jnp.nan)),
+    }
+
+
+def tracking_metrics(errors: jax.Array, crashed: jax.Array) -> dict:
+    """One seed's tracking evaluation from ``fly``'s errors and crashes (vmap for several seeds): the crash
+    rate, and the RMS and mean error after settling over the surviving flights, with the survivor fraction
+    beside them (NaN errors when none survived)."""
+    settled = errors[int(round(SETTLE_SECONDS / DT)) :]
+    alive = ~crashed
+    survivors = alive.sum()
+    n = jnp.maximum(survivors * settled.shape[0], 1)
+    masked = jnp.where(alive[None, :], settled, 0.0)
+    some = survivors > 0
+    return {
+        "rms_error_survivors_m": jnp.where(some, jnp.sqrt((masked**2).sum() / n), jnp.nan),
+        "mean_error_survivors_m": jnp.where(some, masked.sum() / n, jnp.nan),
+        "survivor_fraction": alive.mean(),
+        "survivors": survivors,
+        "crash_rate": crashed.mean(),
+    }
 
 
 def hover_success(trainer, state, key, episodes: int) -> dict:
-    errors, crashed = fly(trainer, state, key, episodes, EVAL_SECONDS)
-    hold = int(round(HOLD_SECONDS / DT))
-    worst = errors[-hold:].max(axis=0)
-    ok = ~crashed & (worst < HOLD_RADIUS)
-    return {
-        "success_rate": ok.mean(),
-        "crash_rate": crashed.mean(),
-        "final_error_mean": errors[-1].mean(),
-        "hold_error_max_median": jnp.median(worst),
-    }
+    return hover_metrics(*fly(trainer, state, key, episodes, EVAL_SECONDS))
 
 
 def tracking_error(trainer, state, key, episodes: int) -> dict:
     seconds = float(trainer.env_params.max_steps_in_episode) * DT
-    errors, crashed = fly(trainer, state, key, episodes, seconds)
-    settled = errors[int(round(SETTLE_SECONDS / DT)) :]
-    alive = ~crashed
-    mask = alive[None, :].astype(jnp.float32)
-    n = jnp.maximum(mask.sum() * settled.shape[0], 1.0)
-    return {
-        "rms_error_m": jnp.sqrt((settled**2 * mask).sum() / n),
-        "mean_error_m": (settled * mask).sum() / n,
-        "crash_rate": crashed.mean(),
-        "success_rate": alive.mean(),  # for the progress line: no crash
-    }
+    return tracking_metrics(*fly(trainer, state, key, episodes, seconds))
+
+
+def to_json(metrics: dict) -> dict:
+    """Evaluation results on the host as JSON values: counts as ints, NaN (no survivor) as ``None``."""
+    out = {}
+    for k, v in jax.device_get(metrics).items():
+        v = np.asarray(v)
+        if np.issubdtype(v.dtype, np.integer):
+            out[k] = int(v)
+        else:
+            out[k] = float(v) if np.isfinite(v) else None
+    return out
+
+
+def _fmt(value, unit: str = "") -> str:
+    return "n/a (no survivor)" if value is None else f"{value:.3f}{unit}"
 
 
 def train_task(task: str, args) -> dict:
@@ -138,11 +184,7 @@ def train_task(task: str, args) -> dict:
     evaluate = hover_success if task == "hover" else tracking_error
     n_eval = args.eval_episodes
 
-    def stage(steps: int):
-        if not args.curriculum_interval:
-            return params.reward
-        later = max(0, steps - args.curriculum_start)
-        return curriculum_reward(later, params.reward, args.curriculum_interval)  # grows from our start
+    stage = curriculum.schedule(params, args.curriculum_interval, args.curriculum_start)  # from our weights
 
     eval_fn = jax.jit(lambda s, k: evaluate(trainer, s, k, n_eval))
     final_fn = eval_fn if args.final_episodes == n_eval else None  # same program: compile it once
@@ -171,17 +213,15 @@ def train_task(task: str, args) -> dict:
         if (i + 1) % args.eval_every == 0 or i == chunks - 1:
             t = time.perf_counter()
             clock["key"], k = jax.random.split(clock["key"])
-            ev = {
-                k_: float(v)
-                for k_, v in jax.device_get(eval_fn(jax.tree.map(lambda x: x[0], state), k)).items()
-            }
+            ev = to_json(eval_fn(jax.tree.map(lambda x: x[0], state), k))
             clock["eval_s"] += time.perf_counter() - t
             row.update(ev)
             if not args.json:
                 extra = (
                     f"success {ev['success_rate']:.3f}"
                     if task == "hover"
-                    else f"rms error {ev['rms_error_m']:.3f} m, crashes {ev['crash_rate']:.3f}"
+                    else f"rms error over survivors {_fmt(ev['rms_error_survivors_m'], ' m')}, "
+                    f"crashes {ev['crash_rate']:.3f}"
                 )
                 print(
                     f"[{task}] {steps:>10,d} steps  {row['wall_s']:6.1f} s  return {row['return']}  {extra}",
@@ -192,10 +232,10 @@ def train_task(task: str, args) -> dict:
         if task == "hover" and clock["reached_at"] is None and row.get("success_rate", -1.0) >= args.target:
             clock["reached_at"] = dict(row)
             stop = not args.full_budget
-        return params.replace(reward=stage(steps)), stop
+        return stage(steps), stop
 
     res = train_runs(
-        trainer.with_env_params(params.replace(reward=stage(0))),
+        trainer.with_env_params(stage(0)),
         jax.random.key(args.seed)[None],
         hp,
         chunk_updates=args.chunk_updates,
@@ -211,12 +251,13 @@ def train_task(task: str, args) -> dict:
 
     if final_fn is None:
         final_fn = jax.jit(lambda s, k: evaluate(trainer, s, k, args.final_episodes))
-    final = {k: float(v) for k, v in jax.device_get(final_fn(state, jax.random.key(999_999))).items()}
+    final = to_json(final_fn(state, jax.random.key(999_999)))
     out = Path(args.out) / task
     out.mkdir(parents=True, exist_ok=True)
     artefacts = save_artefacts(task, trainer, state, params, curve, out)
     return {
         "env": TASKS[task]["env"],
+        "seed": args.seed,
         "config": {k: v for k, v in cfg.__dict__.items()},
         "hparams": {k: float(v) for k, v in hp.__dict__.items()},
         "compile_s": compile_s,
@@ -244,12 +285,12 @@ def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Pa
     steps = [r["steps"] for r in curve]
     ax1.plot(steps, [np.nan if r["return"] is None else r["return"] for r in curve])
     ax1.set(xlabel="env steps", ylabel="mean episode return (training)", title=trainer.env.name)
-    ev = [r for r in curve if "success_rate" in r]
-    key = "success_rate" if task == "hover" else "rms_error_m"
-    ax2.plot([r["wall_s"] for r in ev], [r[key] for r in ev], "o-")
+    ev = [r for r in curve if "crash_rate" in r]
+    key = "success_rate" if task == "hover" else "rms_error_survivors_m"
+    ax2.plot([r["wall_s"] for r in ev], [np.nan if r[key] is None else r[key] for r in ev], "o-")
     ax2.set(
         xlabel="wall-clock incl. compile [s]",
-        ylabel="hover success rate" if task == "hover" else "RMS tracking error [m]",
+        ylabel="hover success rate" if task == "hover" else "RMS tracking error, survivors [m]",
     )
     if task == "hover":
         ax2.axhline(0.9, color="grey", ls=":")
@@ -287,7 +328,9 @@ def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Pa
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="+", default=["hover", "tracking"], choices=sorted(TASKS))
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--seed", type=int, default=0, help="training seed, recorded with the results (a run per seed)"
+    )
     ap.add_argument("--total-steps", type=int, help="override the step budget (rounded to whole chunks)")
     ap.add_argument("--num-envs", type=int, help="override the task's number of parallel envs")
     ap.add_argument("--num-steps", type=int, help="override the task's rollout length per update")
@@ -325,14 +368,18 @@ def main(argv: list[str] | None = None) -> dict:
         "device": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "jax": jax.__version__,
+        "seed": args.seed,
         "results": results,
     }
     if "hover" in results:
         h = results["hover"]
         summary["hover_success_rate"] = h["final_eval"]["success_rate"]
+        summary["hover_crash_rate"] = h["final_eval"]["crash_rate"]
         summary["hover_wall_to_policy_s"] = h["wall_to_policy_s"]
     if "tracking" in results:
-        summary["tracking_rms_error_m"] = results["tracking"]["final_eval"]["rms_error_m"]
+        fe = results["tracking"]["final_eval"]
+        summary["tracking_rms_error_survivors_m"] = fe["rms_error_survivors_m"]
+        summary["tracking_survivor_fraction"] = fe["survivor_fraction"]
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(summary, indent=2))
     if not args.json:
@@ -342,7 +389,8 @@ def main(argv: list[str] | None = None) -> dict:
                 f"success {fe['success_rate']:.3f} over {r['final_eval_episodes']} episodes, "
                 f"policy reached in {r['wall_to_policy_s']} s wall (compile {r['compile_s']:.1f} s)"
                 if task == "hover"
-                else f"RMS tracking error {fe['rms_error_m']:.3f} m, crashes {fe['crash_rate']:.3f}"
+                else f"RMS tracking error over survivors {_fmt(fe['rms_error_survivors_m'], ' m')} "
+                f"(survivor fraction {fe['survivor_fraction']:.3f}), crashes {fe['crash_rate']:.3f}"
             )
             print(f"{r['env']}: {what}; {r['steps_trained']:,d} steps at {r['steps_per_s']:,.0f} steps/s")
     print(json.dumps(summary))

@@ -131,7 +131,7 @@ def test_evaluation_and_rollouts_match_the_recorded_outputs():
         got = [float(np.asarray(getattr(ro.states, f))[i]) for f in ("x", "x_dot", "theta", "theta_dot")]
         np.testing.assert_allclose(got, LAST_STATE, rtol=1e-6)
 
-    # a batch stepped past its end (the quadrotor flights), recording one value per step
+    # a batch stepped past its end, recording one value per step
     ro = jax.jit(
         lambda k: evaluation.rollout(
             env,

@@ -14,9 +14,11 @@ import pytest
 import jaxrl_suite
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
 from jaxrl_suite.envs.quadrotor import render
-from jaxrl_suite.envs.quadrotor.hover import Hover, apply_curriculum, curriculum_reward
-from jaxrl_suite.envs.quadrotor.task import RewardParams, sample_rotation_angle
+from jaxrl_suite.envs.quadrotor.curriculum import apply_curriculum, curriculum_reward, schedule
+from jaxrl_suite.envs.quadrotor.generator import sample_rotation_angle
+from jaxrl_suite.envs.quadrotor.hover import Hover
 from jaxrl_suite.envs.quadrotor.tracking import FigureEight
+from jaxrl_suite.envs.quadrotor.types import RewardParams
 
 QUIET = dict(  # a deterministic start: on target, level, at rest, no disturbance, no observation noise
     init_guidance=1.0,
@@ -196,6 +198,14 @@ def test_curriculum_follows_l2f():
         (40, 1, 1)
     )
     assert float(r_end.orientation) == 5 and float(r_end.scale) == 0.5
+    # the per-chunk hook's schedule grows the env's own weights, once its delay has passed
+    _, params = jaxrl_suite.make("Quadrotor-Hover-v0")
+    params = params.replace(reward=params.reward.replace(termination_penalty=-100.0))
+    at = schedule(params, interval=100_000, delay=1_000_000)
+    assert at(900_000).reward == params.reward
+    late = at(1_250_000).reward
+    assert float(late.position) == pytest.approx(5 * 1.2**2) and float(late.termination_penalty) == -100.0
+    assert schedule(params, interval=0)(10**9) is params
 
 
 def test_curriculum_is_a_dynamic_param(hover, jitted):

@@ -1,6 +1,8 @@
 """Crazyflie quadrotor (the "Learning to Fly in Seconds" model) in pure JAX: simulator and tasks.
 
-``dynamics`` is the physics (RK4, no env logic); ``hover`` and ``tracking`` are the tasks; ``render`` draws.
+By role: ``types`` (params, reward weights, state), ``dynamics`` (physics, RK4, no env logic), ``generator``
+(L2F's start distribution), ``env`` (the shared step, observation, reward, termination), the tasks ``hover``
+and ``tracking`` (what each adds), ``curriculum`` (L2F's reward curriculum, for trainers), ``render`` (viewer).
 Importing registers ``Quadrotor-Hover-v0`` and ``Quadrotor-FigureEight-v0`` (family ``quadrotor``).
 """
 
@@ -22,12 +24,13 @@ register(
 
 _LAZY = {  # loaded on first use, so that listing the ids imports no JAX library
     "Hover": ".hover",
-    "apply_curriculum": ".hover",
-    "curriculum_reward": ".hover",
-    "QuadrotorParams": ".task",
-    "QuadrotorState": ".task",
-    "QuadrotorTask": ".task",
-    "RewardParams": ".task",
+    "apply_curriculum": ".curriculum",
+    "curriculum_reward": ".curriculum",
+    "ModelScale": ".types",
+    "QuadrotorParams": ".types",
+    "QuadrotorState": ".types",
+    "QuadrotorTask": ".env",
+    "RewardParams": ".types",
     "FigureEight": ".tracking",
     "FigureEightParams": ".tracking",
 }
@@ -40,6 +43,7 @@ __all__ = [
     "FigureEight",
     "FigureEightParams",
     "Hover",
+    "ModelScale",
     "QuadrotorParams",
     "QuadrotorState",
     "QuadrotorTask",

@@ -10,9 +10,8 @@ to [0, 21702] (L2F ``post_integration``). Hover is 14,475.8 RPM = normalised act
 Layout (structure of arrays): every vector in the state is a *tuple of per-component arrays*, e.g.
 ``position = (x, y, z)`` with each of ``x, y, z`` a scalar for one drone or shape ``(N,)`` for ``N`` drones
 (``jax.vmap`` over scalar leaves gives the same). XLA then compiles the step into loops over contiguous
-component arrays; the same model on ``(N, 3)`` arrays ran ~15x slower on the 2-core CPU (0.8 vs 10-20 M
-steps/s): XLA then writes each stacked output with a per-element kernel that branches on the component
-(no vectorisation) and recomputes the shared RK4 stages. Anything
+component arrays; on ``(N, 3)`` arrays it writes each stacked output with a per-element kernel that branches
+on the component (no vectorisation) and recomputes the shared RK4 stages (README, Benchmarks). Anything
 indexable by component (a tuple or an array with the components on axis 0) is accepted as an input vector;
 ``stack`` and ``unstack`` convert. All arithmetic follows the state's dtype (float32 by default; float64
 under ``jax.enable_x64`` for tests); parameters are cast to it.

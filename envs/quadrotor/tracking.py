@@ -14,7 +14,8 @@ from typing import Any
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_suite.envs.quadrotor.task import QuadrotorParams, QuadrotorTask
+from jaxrl_suite.envs.quadrotor.env import QuadrotorTask
+from jaxrl_suite.envs.quadrotor.types import QuadrotorParams
 
 
 @struct.dataclass

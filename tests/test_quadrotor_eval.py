@@ -1,0 +1,71 @@
+"""What experiments/quadrotor_hover.py's evaluations measure: a flight stops at its first termination, a crashed
+drone is excluded from the error figures, and an evaluation without survivors reports no error at all."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl_suite.envs.quadrotor import dynamics as dyn
+from jaxrl_suite.envs.quadrotor.hover import Hover
+
+
+@pytest.fixture(scope="module")
+def script():
+    path = Path(__file__).parents[1] / "experiments" / "quadrotor_hover.py"
+    spec = importlib.util.spec_from_file_location("quadrotor_hover_eval", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_crashed_drone_is_frozen_and_left_out_of_the_survivor_error(script):
+    """Four drones start level on target: the even ones hold the hover command, the odd ones cut their
+    motors, fall through the 0.6 m floor and are held there."""
+    env = Hover()
+    params = env.default_params
+    hover = float(dyn.rpm_to_action(params.dynamics, dyn.hover_rpm(params.dynamics)))
+    quiet = dict(init_guidance=1.0, init_max_linear_velocity=0.0, init_max_angular_velocity=0.0)
+    quiet |= dict(force_std=0.0, torque_std=0.0, init_rpm=hover)
+    cut = jnp.arange(4) % 2 == 1
+
+    def act(state, obs, key, greedy):
+        return jnp.where(cut[:, None], -1.0, hover) * jnp.ones((obs.shape[0], 4))
+
+    trainer = SimpleNamespace(env=env, env_params=params.replace(**quiet), act=act)
+    run = jax.jit(lambda k: script.fly(trainer, None, k, 4, 1.5))
+    errors, crashed = jax.device_get(run(jax.random.key(0)))
+    assert errors.shape == (150, 4) and crashed.tolist() == [False, True, False, True]
+    for i in (1, 3):
+        at = int(np.argmax(errors[:, i] > 0.6))  # the crash step: just through the floor
+        assert 0 < at < 100 and errors[at, i] < 0.7
+        assert np.all(errors[at:, i] == errors[at, i])  # frozen there, not falling on
+    metrics = script.to_json(script.hover_metrics(jnp.asarray(errors), jnp.asarray(crashed)))
+    assert metrics["crash_rate"] == 0.5 and metrics["survivors"] == 2 and metrics["success_rate"] == 0.5
+    assert metrics["final_error_survivors_mean_m"] < 1e-3  # the survivors' error only
+    assert metrics["hold_error_max_survivors_median_m"] < 1e-3
+
+
+def test_an_evaluation_without_survivors_reports_no_error_figure(script):
+    errors = jnp.full((300, 8), 0.3)
+    every = script.to_json(script.tracking_metrics(errors, jnp.ones(8, bool)))
+    assert every["rms_error_survivors_m"] is None and every["mean_error_survivors_m"] is None
+    assert every["survivor_fraction"] == 0.0 and every["survivors"] == 0 and every["crash_rate"] == 1.0
+    json.dumps(every, allow_nan=False)  # valid JSON: null, not NaN
+    hover = script.to_json(script.hover_metrics(errors, jnp.ones(8, bool)))
+    assert (
+        hover["final_error_survivors_mean_m"] is None and hover["hold_error_max_survivors_median_m"] is None
+    )
+    # per seed (a leading seed axis): one survivor at 0.3 m in the second seed, none in the first
+    crashed = jnp.stack([jnp.ones(8, bool), jnp.arange(8) > 0])
+    per_seed = jax.vmap(script.tracking_metrics)(jnp.stack([errors, errors]), crashed)
+    rms = np.asarray(per_seed["rms_error_survivors_m"])
+    assert np.isnan(rms[0]) and rms[1] == pytest.approx(0.3)
+    np.testing.assert_allclose(per_seed["survivor_fraction"], [0.0, 0.125])
