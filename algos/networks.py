@@ -102,6 +102,22 @@ class MLP(nn.Module):
         return x
 
 
+def orthogonalize(variables: dict, rngs, skip: tuple[str, ...] = ()) -> dict:
+    """``variables`` with every kernel (but those under the top-level modules in ``skip``) replaced by an
+    orthogonal one at its layer's scale (``HEAD_SCALES`` for heads, ``HIDDEN_SCALE`` otherwise), in one
+    batched QR (``orthogonal_stack``)."""
+    key = rngs["params"] if isinstance(rngs, dict) else rngs
+    flat = traverse_util.flatten_dict(variables["params"])
+    paths = [p for p in flat if p[-1] == "kernel" and p[0] not in skip]
+    kernels = orthogonal_stack(
+        jax.random.fold_in(key, 1),
+        [flat[p].shape for p in paths],
+        [HEAD_SCALES.get(p[0], HIDDEN_SCALE) for p in paths],
+    )
+    flat.update(zip(paths, kernels, strict=True))
+    return {**variables, "params": traverse_util.unflatten_dict(flat)}
+
+
 class ActorCritic(nn.Module):
     """Policy head (logits, or Gaussian mean + state-independent log-std) and a value head.
 
@@ -132,18 +148,7 @@ class ActorCritic(nn.Module):
     def init(self, rngs, *args, **kwargs):
         """flax ``init``, then every kernel made orthogonal at its scale by ``orthogonal_stack``."""
         variables = super().init(rngs, *args, **kwargs)
-        if not self.orthogonal:
-            return variables
-        key = rngs["params"] if isinstance(rngs, dict) else rngs
-        flat = traverse_util.flatten_dict(variables["params"])
-        paths = [p for p in flat if p[-1] == "kernel"]
-        kernels = orthogonal_stack(
-            jax.random.fold_in(key, 1),
-            [flat[p].shape for p in paths],
-            [HEAD_SCALES.get(p[0], HIDDEN_SCALE) for p in paths],
-        )
-        flat.update(zip(paths, kernels, strict=True))
-        return {**variables, "params": traverse_util.unflatten_dict(flat)}
+        return orthogonalize(variables, rngs) if self.orthogonal else variables
 
     def policy(self, x: jax.Array):
         out = self.policy_head(self.actor_torso(x))

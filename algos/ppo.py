@@ -196,6 +196,18 @@ class Transition:
 
 
 @struct.dataclass
+class EnvStep:
+    """What one batched env step gives the learner (``Trainer.step_envs``), the carry aside."""
+
+    reward: jax.Array  # scaled by ``reward_scale`` and, with ``normalize_reward``, normalised
+    terminated: jax.Array
+    truncated: jax.Array
+    done: jax.Array
+    info: dict
+    final_critic_x: jax.Array | None  # asymmetric critic: the privileged final observation, normalised
+
+
+@struct.dataclass
 class Batch:
     """The flat training batch of one update (``[num_envs * num_steps, ...]`` each), shuffled into minibatches."""
 
@@ -447,9 +459,45 @@ class Trainer:
         shape = (self.config.num_steps, self.config.num_envs)
         return batch.advantage.reshape(shape), batch.old_value.reshape(shape)
 
+    def step_envs(self, carry: PPOState, action: jax.Array, key: jax.Array, hp: PPOHparams):
+        """Step every env with ``action`` and update the carry's env-side fields (env state, observations,
+        running statistics, discounted return): ``(carry, EnvStep)``. Shared by every PPO rollout."""
+        cfg = self.config
+        env_action = (
+            jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
+        )
+        obs, env_state, reward, terminated, truncated, info = self.venv.step(
+            key, carry.env_state, env_action, self.env_params
+        )
+        done = terminated | truncated
+        obs_rms, critic_rms = carry.obs_rms, carry.critic_rms
+        if cfg.normalize_obs:
+            obs_rms = obs_rms.update(nets.flatten_obs(obs))
+        critic_obs, final_critic_x = carry.critic_obs, None
+        if cfg.asymmetric_critic:
+            critic_obs = info["privileged_observation"].reshape(cfg.num_envs, -1)
+            final_critic = info["final_privileged_observation"].reshape(cfg.num_envs, -1)
+            if cfg.normalize_obs:
+                critic_rms = critic_rms.update(critic_obs)
+            final_critic_x = self._prep(final_critic, critic_rms)
+        r = reward * hp.reward_scale
+        disc, ret_rms = carry.discounted_return, carry.ret_rms
+        if cfg.normalize_reward:  # the NormalizeReward wrapper's rule, its statistics in the learner state
+            r, disc, ret_rms = normalize_reward(ret_rms, disc, r, done, hp.gamma)
+        carry = carry.replace(
+            env_state=env_state,
+            obs=obs,
+            critic_obs=critic_obs,
+            obs_rms=obs_rms,
+            critic_rms=critic_rms,
+            ret_rms=ret_rms,
+            discounted_return=disc,
+        )
+        return carry, EnvStep(r, terminated, truncated, done, info, final_critic_x)
+
     def collect(self, state: PPOState, hp: PPOHparams, key: jax.Array) -> tuple[PPOState, Transition, dict]:
         """``num_steps`` steps of every env under the current policy: ``(state, traj[T, N], episodes[T, N])``."""
-        cfg, net, env_params = self.config, self.network, self.env_params
+        cfg, net = self.config, self.network
 
         def env_step(carry: PPOState, keys):
             k_act, k_env = keys[0], keys[1]
@@ -458,42 +506,18 @@ class Trainer:
             pi = net.apply(carry.params, x, method=net.policy)
             action = nets.sample_action(pi, k_act, self.continuous)
             logp = nets.log_prob(pi, action, self.continuous)
-            env_action = (
-                jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
-            )
-            obs, env_state, reward, terminated, truncated, info = self.venv.step(
-                k_env, carry.env_state, env_action, env_params
-            )
-            done = terminated | truncated
-            obs_rms, critic_rms = carry.obs_rms, carry.critic_rms
-            if cfg.normalize_obs:
-                obs_rms = obs_rms.update(nets.flatten_obs(obs))
-            if cfg.asymmetric_critic:
-                critic_obs = info["privileged_observation"].reshape(cfg.num_envs, -1)
-                final_critic = info["final_privileged_observation"].reshape(cfg.num_envs, -1)
-                if cfg.normalize_obs:
-                    critic_rms = critic_rms.update(critic_obs)
-                final_critic_x = self._prep(final_critic, critic_rms)
-            else:
-                critic_obs = carry.critic_obs
-                final_critic_x = self._prep(info["final_observation"], obs_rms)
-            r = reward * hp.reward_scale
-            disc, ret_rms = carry.discounted_return, carry.ret_rms
-            if cfg.normalize_reward:  # the NormalizeReward wrapper's rule, its statistics in PPOState
-                r, disc, ret_rms = normalize_reward(ret_rms, disc, r, done, hp.gamma)
-            carry = carry.replace(
-                env_state=env_state,
-                obs=obs,
-                critic_obs=critic_obs,
-                obs_rms=obs_rms,
-                critic_rms=critic_rms,
-                ret_rms=ret_rms,
-                discounted_return=disc,
+            carry, step = self.step_envs(carry, action, k_env, hp)
+            final_critic_x = (
+                step.final_critic_x
+                if cfg.asymmetric_critic
+                else self._prep(step.info["final_observation"], carry.obs_rms)
             )
             # a symmetric critic reads x: stored once (one scan output fewer per step), aliased below
             stored_critic_x = critic_x if cfg.asymmetric_critic else None
-            transition = Transition(x, stored_critic_x, final_critic_x, action, logp, r, terminated, done)
-            return carry, (transition, info["episode"])
+            transition = Transition(
+                x, stored_critic_x, final_critic_x, action, logp, step.reward, step.terminated, step.done
+            )
+            return carry, (transition, step.info["episode"])
 
         roll_keys = jax.random.split(key, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
         state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)

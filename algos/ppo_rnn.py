@@ -20,13 +20,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct, traverse_util
+from flax import struct
 
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.cells import SplitCell
 from jaxrl_suite.algos.gae import gae
 from jaxrl_suite.algos.ppo import Batch, LossTerms, PPOHparams, PPOState, Trainer, shuffles
-from jaxrl_suite.wrappers import normalize_reward
 
 
 class RecurrentActorCritic(nn.Module):
@@ -60,18 +59,7 @@ class RecurrentActorCritic(nn.Module):
     def init(self, rngs, *args, **kwargs):
         """flax ``init``, then the torso and head kernels made orthogonal (the cell keeps its own init)."""
         variables = super().init(rngs, *args, **kwargs)
-        if not self.orthogonal:
-            return variables
-        key = rngs["params"] if isinstance(rngs, dict) else rngs
-        flat = traverse_util.flatten_dict(variables["params"])
-        paths = [p for p in flat if p[-1] == "kernel" and p[0] != "core"]
-        kernels = nets.orthogonal_stack(
-            jax.random.fold_in(key, 1),
-            [flat[p].shape for p in paths],
-            [nets.HEAD_SCALES.get(p[0], nets.HIDDEN_SCALE) for p in paths],
-        )
-        flat.update(zip(paths, kernels, strict=True))
-        return {**variables, "params": traverse_util.unflatten_dict(flat)}
+        return nets.orthogonalize(variables, rngs, skip=("core",)) if self.orthogonal else variables
 
     def features(self, x: jax.Array) -> jax.Array:
         """The feed-forward half: the cell's gate inputs for observations of any leading shape."""
@@ -160,7 +148,7 @@ class RecurrentTrainer(Trainer):
 
     def collect(self, state, hp, key):
         """``num_steps`` steps of every env, the hidden state carried (and zeroed at episode starts)."""
-        cfg, net, env_params = self.config, self.network, self.env_params
+        cfg, net = self.config, self.network
         h0 = state.hidden
 
         def env_step(carry: RecurrentPPOState, keys):
@@ -172,58 +160,32 @@ class RecurrentTrainer(Trainer):
             value = self._value(carry.params, h, critic_x)
             action = nets.sample_action(pi, k_act, self.continuous)
             logp = nets.log_prob(pi, action, self.continuous)
-            env_action = (
-                jnp.clip(action, self.action_space.low, self.action_space.high) if self.continuous else action
-            )
-            obs, env_state, reward, terminated, truncated, info = self.venv.step(
-                k_env, carry.env_state, env_action, env_params
-            )
-            done = terminated | truncated
-            obs_rms, critic_rms = carry.obs_rms, carry.critic_rms
-            if cfg.normalize_obs:
-                obs_rms = obs_rms.update(nets.flatten_obs(obs))
+            old_reset = carry.reset
+            carry, step = self.step_envs(carry, action, k_env, hp)
+            carry = carry.replace(hidden=hidden, reset=step.done)
             if cfg.asymmetric_critic:
-                critic_obs = info["privileged_observation"].reshape(cfg.num_envs, -1)
-                final_critic = info["final_privileged_observation"].reshape(cfg.num_envs, -1)
-                if cfg.normalize_obs:
-                    critic_rms = critic_rms.update(critic_obs)
-                next_value = self._value(carry.params, None, self._prep(final_critic, critic_rms))
+                next_value = self._value(carry.params, None, step.final_critic_x)
             else:
-                critic_obs = carry.critic_obs
-
                 # a truncated episode's successor value: one more step of its own carry on the final
                 # observation, computed only when some env truncated (elsewhere it is the next step's value,
                 # filled in after the scan)
                 def bootstrap(final_obs):
-                    final_x = self._prep(final_obs, obs_rms)
+                    final_x = self._prep(final_obs, carry.obs_rms)
                     _, h_next = net.apply(
-                        carry.params, hidden, final_x, jnp.zeros_like(done), method=net.step
+                        carry.params, hidden, final_x, jnp.zeros_like(step.done), method=net.step
                     )
                     return self._value(carry.params, h_next, None)
 
                 next_value = jax.lax.cond(
-                    (truncated & ~terminated).any(),
+                    (step.truncated & ~step.terminated).any(),
                     bootstrap,
                     lambda _: jnp.zeros_like(value),
-                    info["final_observation"],
+                    step.info["final_observation"],
                 )
-            r = reward * hp.reward_scale
-            disc, ret_rms = carry.discounted_return, carry.ret_rms
-            if cfg.normalize_reward:
-                r, disc, ret_rms = normalize_reward(ret_rms, disc, r, done, hp.gamma)
-            step_data = (x, critic_x, action, logp, value, next_value, r, terminated, done, carry.reset)
-            carry = carry.replace(
-                env_state=env_state,
-                obs=obs,
-                critic_obs=critic_obs,
-                obs_rms=obs_rms,
-                critic_rms=critic_rms,
-                ret_rms=ret_rms,
-                discounted_return=disc,
-                hidden=hidden,
-                reset=done,
-            )
-            return carry, (step_data, info["episode"])
+            step_data = (
+                x, critic_x, action, logp, value, next_value, step.reward, step.terminated, step.done, old_reset
+            )  # fmt: skip
+            return carry, (step_data, step.info["episode"])
 
         roll_keys = jax.random.split(key, cfg.num_steps * 2).reshape(cfg.num_steps, 2)
         state, (traj, episodes) = jax.lax.scan(env_step, state, roll_keys)

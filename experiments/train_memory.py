@@ -15,6 +15,7 @@ Usage: python experiments/train_memory.py [--tasks probe,masked,memory[,memory_l
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -32,63 +33,52 @@ from jaxrl_suite.runtime.plots import forward_fill
 
 RESULTS = Path(__file__).parent / "results"
 POLICIES = ("mlp", "gru", "lstm")
-TASKS = {
-    "probe": dict(
-        env="Probe-memory-discrete-v0",
-        total=20_480,
-        num_envs=16,
-        num_steps=32,
-        minibatches=4,
-        width=32,
-        lr=3e-3,
-        ent=0.0,
-        anneal=False,
-    ),
-    "masked": dict(
-        env="CartPole-masked-v1",
-        total=500_000,
-        num_envs=16,
-        num_steps=64,
-        minibatches=4,
-        width=64,
-        lr=1e-3,
-        ent=0.01,
-        anneal=True,
-    ),
-    "memory": dict(
-        env="MiniGrid-MemoryS7-v0",
-        total=5_000_000,
-        num_envs=32,
-        num_steps=128,
-        minibatches=8,
-        width=128,
-        lr=5e-4,
-        ent=0.01,
-        anneal=True,
-    ),
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One memory task's PPO settings (the recurrent width is the torso's; the MLP gets two such layers)."""
+
+    env: str
+    total: int
+    num_envs: int
+    num_steps: int
+    minibatches: int
+    width: int
+    lr: float
+    ent: float
+    anneal: bool
+
+
+# fmt: off
+TASKS = {  # env, total steps, envs x steps, minibatches, width, lr, entropy, anneal lr
+    "probe": Task("Probe-memory-discrete-v0", 20_480, 16, 32, 4, 32, 3e-3, 0.0, False),
+    "masked": Task("CartPole-masked-v1", 500_000, 16, 64, 4, 64, 1e-3, 0.01, True),
+    "memory": Task("MiniGrid-MemoryS7-v0", 5_000_000, 32, 128, 8, 128, 5e-4, 0.01, True),
 }
+# fmt: on
 # the same MemoryS7 settings at 12 M steps: run only when named (``--tasks memory_long``; ~1 h per policy)
-TASKS["memory_long"] = {**TASKS["memory"], "total": 12_000_000}
+TASKS["memory_long"] = dataclasses.replace(TASKS["memory"], total=12_000_000)
 DEFAULT_TASKS = "probe,masked,memory"
 
 
 def run_task(name: str, policy: str, seeds: int, scale: float) -> dict:
     t = TASKS[name]
-    env, params = jaxrl_suite.make(t["env"])
-    batch = t["num_envs"] * t["num_steps"]
-    total = max(batch * 2, int(t["total"] * scale) // batch * batch)
+    env, params = jaxrl_suite.make(t.env)
+    batch = t.num_envs * t.num_steps
+    total = max(batch * 2, int(t.total * scale) // batch * batch)
     cfg = PPOConfig(
         policy=policy,
-        num_envs=t["num_envs"],
-        num_steps=t["num_steps"],
+        num_envs=t.num_envs,
+        num_steps=t.num_steps,
         total_timesteps=total,
-        num_minibatches=t["minibatches"],
+        num_minibatches=t.minibatches,
         update_epochs=4,
-        hidden=(t["width"],) if policy != "mlp" else (t["width"], t["width"]),
-        rnn_hidden=t["width"],
-        anneal_lr=t["anneal"],
+        hidden=(t.width,) if policy != "mlp" else (t.width, t.width),
+        rnn_hidden=t.width,
+        anneal_lr=t.anneal,
     )
-    hp = PPOHparams(lr=t["lr"], ent_coef=t["ent"])
+    hp = PPOHparams(lr=t.lr, ent_coef=t.ent)
     trainer = make_train(cfg, env, params)
     t0 = time.perf_counter()
     res = train_runs(
@@ -102,11 +92,11 @@ def run_task(name: str, policy: str, seeds: int, scale: float) -> dict:
         greedy.append(float(np.mean(np.asarray(ep.returns))))
     curve = forward_fill(res.metrics["return"])
     return {
-        "env": t["env"],
+        "env": t.env,
         "policy": policy,
         "seeds": seeds,
         "total_steps": total,
-        "settings": {k: v for k, v in t.items() if k != "env"},
+        "settings": {k: v for k, v in dataclasses.asdict(t).items() if k != "env"},
         "wall_s": time.perf_counter() - t0,
         "compile_s": res.summary["compile_s"],
         "train_s": res.summary["train_s"],
@@ -135,7 +125,7 @@ def plot(results: dict, path: Path) -> None:
     for ax, (task, by_policy) in zip(axes, results.items(), strict=True):
         for policy, r in by_policy.items():
             ax.plot(r["curve_steps"], r["curve_return_mean"], label=policy)
-        ax.set_title(f"{TASKS[task]['env']} ({TASKS[task]['total'] / 1e6:g} M steps)", fontsize=9)
+        ax.set_title(f"{TASKS[task].env} ({TASKS[task].total / 1e6:g} M steps)", fontsize=9)
         ax.set_xlabel("env steps")
         ax.set_ylabel("return (mean over seeds)")
         ax.legend(fontsize=8)
