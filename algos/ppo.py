@@ -561,14 +561,21 @@ class Trainer:
             return (optax.apply_updates(params, updates), opt_state), aux
 
         def epoch(carry, perm):
-            shuffled = jax.tree.map(
-                lambda a: jnp.take(a, perm, axis=0).reshape((cfg.num_minibatches, -1) + a.shape[1:]), batch
-            )
-            return jax.lax.scan(minibatch_step, carry, shuffled)
+            return jax.lax.scan(minibatch_step, carry, self.minibatches(batch, perm))
 
-        perms = shuffles(key, cfg.update_epochs, cfg.batch_size)
+        perms = shuffles(key, cfg.update_epochs, self.shuffled_size)
         (params, opt_state), stacked = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
         return state.replace(params=params, opt_state=opt_state), LossTerms.from_stacked(stacked)
+
+    @property
+    def shuffled_size(self) -> int:
+        """How many items each epoch shuffles: samples here, whole env sequences for recurrent policies."""
+        return self.config.batch_size
+
+    def minibatches(self, batch: Batch, perm: jax.Array) -> Batch:
+        """``batch`` in the order ``perm``, cut into ``[num_minibatches, ...]`` along its sample axis."""
+        n = self.config.num_minibatches
+        return jax.tree.map(lambda a: jnp.take(a, perm, axis=0).reshape((n, -1) + a.shape[1:]), batch)
 
     def batch_loss(self, params, mb: Batch, hp: PPOHparams, progress: jax.Array):
         """``(loss, stacked terms)`` of a minibatch (or the whole batch) at ``params``."""
@@ -630,6 +637,10 @@ class Trainer:
     def act(self, state: PPOState, obs, key: jax.Array, greedy: bool = True) -> jax.Array:
         """Actions for a batch of observations using the trained policy (and its observation statistics)."""
         pi = self.network.apply(state.params, self._prep(obs, state.obs_rms), method=self.network.policy)
+        return self.choose(pi, key, greedy)
+
+    def choose(self, pi, key: jax.Array, greedy: bool) -> jax.Array:
+        """The action of policy output ``pi``: its mode or a sample, clipped to a Box's bounds."""
         action = (
             nets.greedy_action(pi, self.continuous)
             if greedy

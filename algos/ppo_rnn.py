@@ -19,13 +19,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
 from jaxrl_suite.algos import networks as nets
 from jaxrl_suite.algos.cells import SplitCell
 from jaxrl_suite.algos.gae import gae
-from jaxrl_suite.algos.ppo import Batch, LossTerms, PPOHparams, PPOState, Trainer, shuffles
+from jaxrl_suite.algos.ppo import Batch, PPOHparams, PPOState, Trainer
 
 
 class RecurrentActorCritic(nn.Module):
@@ -231,34 +230,23 @@ class RecurrentTrainer(Trainer):
         flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), seqs.batch)
         return self.loss_terms(pi, value, flat, hp, progress)
 
-    def learn(self, state, seqs: Sequences, hp, key):
-        """``update_epochs`` passes over minibatches of whole env sequences, replayed from their start."""
-        cfg = self.config
-        progress = state.update_step.astype(jnp.float32) / cfg.num_updates
-        optimizer = self.optimizer(hp)
+    @property
+    def shuffled_size(self) -> int:
+        return self.config.num_envs
 
-        def minibatch_step(carry, mb):
-            params, opt_state = carry
-            grads, aux = jax.grad(self.batch_loss, has_aux=True)(params, mb, hp, progress)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), aux
+    def minibatches(self, seqs: Sequences, perm: jax.Array) -> Sequences:
+        """Whole env sequences: envs permuted by ``perm``, then cut into minibatches along the env axis."""
 
-        def epoch(carry, perm):
-            def split_envs(a, axis):  # envs permuted, then cut into minibatches along the env axis
-                a = jnp.take(a, perm, axis=axis)
-                a = a.reshape(a.shape[:axis] + (cfg.num_minibatches, -1) + a.shape[axis + 1 :])
-                return jnp.moveaxis(a, axis, 0)
+        def split_envs(a, axis):
+            a = jnp.take(a, perm, axis=axis)
+            a = a.reshape(a.shape[:axis] + (self.config.num_minibatches, -1) + a.shape[axis + 1 :])
+            return jnp.moveaxis(a, axis, 0)
 
-            shuffled = Sequences(
-                jax.tree.map(lambda a: split_envs(a, 1), seqs.batch),
-                split_envs(seqs.reset, 1),
-                jax.tree.map(lambda a: split_envs(a, 0), seqs.h0),
-            )
-            return jax.lax.scan(minibatch_step, carry, shuffled)
-
-        perms = shuffles(key, cfg.update_epochs, cfg.num_envs)
-        (params, opt_state), stacked = jax.lax.scan(epoch, (state.params, state.opt_state), perms)
-        return state.replace(params=params, opt_state=opt_state), LossTerms.from_stacked(stacked)
+        return Sequences(
+            jax.tree.map(lambda a: split_envs(a, 1), seqs.batch),
+            split_envs(seqs.reset, 1),
+            jax.tree.map(lambda a: split_envs(a, 0), seqs.h0),
+        )
 
     # ----------------------------------------------------------------------------------------------------
     # Acting: the hidden state goes in and comes out
@@ -267,15 +255,7 @@ class RecurrentTrainer(Trainer):
         """``(action, hidden)`` for a batch: ``reset`` marks envs whose episode starts with ``obs``."""
         net = self.network
         hidden, h = net.apply(state.params, hidden, self._prep(obs, state.obs_rms), reset, method=net.step)
-        pi = net.apply(state.params, h, method=net.policy)
-        action = (
-            nets.greedy_action(pi, self.continuous)
-            if greedy
-            else nets.sample_action(pi, key, self.continuous)
-        )
-        if self.continuous:
-            action = jnp.clip(action, self.action_space.low, self.action_space.high)
-        return action, hidden
+        return self.choose(net.apply(state.params, h, method=net.policy), key, greedy), hidden
 
     def act_step(self, state, hidden, reset, obs, key, greedy: bool = True):
         """``act_recurrent`` in the argument order of ``evaluation.RecurrentAct``."""

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jaxrl_suite.cli_options import add_dataclass_options, collect
+from jaxrl_suite.cli_options import add_dataclass_options, collect, key_values
 
 ALGOS = {
     "ppo": "jaxrl_suite.algos.ppo",
@@ -65,16 +65,7 @@ def _algo_module(name: str):
 
 
 def _env_overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"error: --env-opt expects key=value, got {pair!r}")
-        k, v = pair.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    return key_values(pairs, "--env-opt")
 
 
 # ---------------------------------------------------------------------------------------------------------

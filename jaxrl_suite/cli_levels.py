@@ -4,8 +4,9 @@ and optionally draw them."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from jaxrl_suite.cli_options import key_values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,16 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _options(pairs: list[str] | None) -> dict:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
-        k, v = pair.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    return key_values(pairs, "--option")
 
 
 def run(args: argparse.Namespace) -> dict:

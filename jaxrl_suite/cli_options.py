@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import typing
 from typing import Any
 
@@ -93,4 +94,19 @@ def collect(args: argparse.Namespace, cls: type, *, prefix: str = "", skip: tupl
         value = getattr(args, f"{prefix}{f.name}".replace("-", "_"), None)
         if value is not None:
             out[f.name] = value
+    return out
+
+
+def key_values(pairs: list[str] | None, flag: str) -> dict:
+    """``KEY=VALUE`` options (``--env-opt``, ``--option``) as a dict; values parse as JSON where they can
+    (``5``, ``0.1``, ``true``, ``[1, 2]``) and stay text otherwise."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        k, v = pair.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
     return out
