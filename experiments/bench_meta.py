@@ -35,19 +35,24 @@ NOTEBOOK_INNER = MetaConfig().inner  # the notebook's full mode uses the meta-tr
 NOTEBOOK_SEEDS, NOTEBOOK_HIDDEN, NOTEBOOK_POPULATION = 4, 16, 32
 
 
-def measure(population: int, generations: int, inner: DriftConfig, seeds: int) -> dict:
-    config = MetaConfig(
+def meta_config(population: int, inner: DriftConfig, seeds: int, eval_seeds: int) -> MetaConfig:
+    """The notebook's (and the CPU preset's) LPO meta-training at this population and inner run."""
+    return MetaConfig(
         envs=("CartPole-v1",),
         drift="lpo",
         hidden=NOTEBOOK_HIDDEN,
         seeds=seeds,
-        eval_seeds=2,
+        eval_seeds=eval_seeds,
         crn="fixed",
-        es=ESConfig(population=population, sigma=0.03, lr=0.02),
+        es=ESConfig(population=population, sigma=0.1, lr=0.02),
+        fitness_tail=1.0,
         inner=inner,
         inner_hparams=DriftHparams(lr=5e-3),
     )
-    meta = DriftMeta(config)
+
+
+def measure(population: int, generations: int, inner: DriftConfig, seeds: int) -> dict:
+    meta = DriftMeta(meta_config(population, inner, seeds, eval_seeds=2))
     t = time.perf_counter()
     compiled = meta.compiled_runs()
     compile_s = time.perf_counter() - t
@@ -88,18 +93,7 @@ def measure_loop(population: int, generations: int, inner: DriftConfig, seeds: i
 
     from jaxrl_suite.algos.meta import meta_train
 
-    config = MetaConfig(
-        envs=("CartPole-v1",),
-        drift="lpo",
-        hidden=NOTEBOOK_HIDDEN,
-        seeds=seeds,
-        eval_seeds=16,
-        crn="fixed",
-        es=ESConfig(population=population, sigma=0.1, lr=0.02),
-        fitness_tail=1.0,
-        inner=inner,
-        inner_hparams=DriftHparams(lr=5e-3),
-    )
+    config = meta_config(population, inner, seeds, eval_seeds=16)
     meta = DriftMeta(config)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
