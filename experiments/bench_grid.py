@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxrl_suite
+from jaxrl_suite.results import first_and_best
 from jaxrl_suite.vector import VecEnv
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_grid.json")
@@ -39,19 +40,6 @@ PEER_IDS = {  # our id -> (xminigrid id, navix id)
     "MiniGrid-Empty-8x8-v0": ("MiniGrid-Empty-8x8", "Navix-Empty-8x8-v0"),
     "MiniGrid-FourRooms-v0": ("MiniGrid-FourRooms", "Navix-FourRooms-v0"),
 }
-
-
-def _time(fn, arg, reps: int) -> tuple[float, float]:
-    """(first call seconds, best of ``reps`` further calls) of a jitted fn(arg) -> scalar."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(arg))
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for i in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(arg + i + 1))
-        best = min(best, time.perf_counter() - t0)
-    return first, best
 
 
 def _consume(obs) -> jax.Array:
@@ -210,7 +198,7 @@ def main() -> dict:
                     fns[impl] = rollout_navix(nid, n, args.steps)
             compile_s, best = {}, {}
             for impl, fn in fns.items():
-                compile_s[impl], best[impl] = _time(fn, 0, 0)
+                compile_s[impl], best[impl] = first_and_best(fn, 0, 0)
             with_minigrid = "minigrid" in args.impls and n == max(args.num_envs)
             for rep in range(args.reps):
                 for impl, fn in fns.items():

@@ -21,31 +21,18 @@ import argparse
 import json
 import os
 import platform
-import time
 
 import jax
 import jax.numpy as jnp
 
 import jaxrl_suite
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
+from jaxrl_suite.results import first_and_best
 from jaxrl_suite.vector import VecEnv
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_quadrotor.json")
 QUICK_RESULTS = os.path.join(os.path.dirname(RESULTS), "quick", "bench_quadrotor.json")  # git-ignored
 DT = 0.01
-
-
-def _time(fn, seed: int, reps: int) -> tuple[float, float]:
-    """(compile seconds, best run seconds) of a jitted ``fn(seed)``."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(seed))
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for i in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(seed + i + 1))
-        best = min(best, time.perf_counter() - t0)
-    return max(first - best, 0.0), best
 
 
 def dynamics_rollout(n: int, steps: int):
@@ -98,7 +85,8 @@ def env_rollout(n: int, steps: int, mode: str):
 
 
 def record(kind: str, n: int, steps: int, fn, reps: int, **extra) -> dict:
-    compile_s, run_s = _time(fn, 0, reps)
+    first, run_s = first_and_best(fn, 0, reps)
+    compile_s = max(first - run_s, 0.0)
     rate = n * steps / run_s
     row = {
         "kind": kind,

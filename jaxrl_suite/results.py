@@ -1,7 +1,10 @@
-"""Results files that travel: paths in them are relative to the repository, never one machine's absolute path."""
+"""Results files that travel (paths relative to the repository, never one machine's absolute path) and the
+benchmarks' one timing rule."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,3 +18,20 @@ def portable_path(path: str | Path, root: Path = REPO) -> str:
         return resolved.relative_to(root.resolve()).as_posix()
     except ValueError:
         return f"outside the repository: {resolved.name}"
+
+
+def first_and_best(fn: Callable[[int], object], arg: int, reps: int) -> tuple[float, float]:
+    """(seconds of the first call ``fn(arg)``, which compiles; the best of ``reps`` further calls on fresh
+    arguments ``arg + i + 1``, ``inf`` if none). Every call's output is waited for, so work XLA dispatches
+    asynchronously is timed whole."""
+    import jax
+
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(arg))
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for i in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(arg + i + 1))
+        best = min(best, time.perf_counter() - t0)
+    return first, best
