@@ -26,6 +26,18 @@ gymnax-based code (PureJaxRL, rejax, gymnax's wrappers) accepts our environments
 environment satisfies this contract with no adapter. ``jaxrl_suite.vector.VecEnv`` batches environments and
 offers a pooled reset mode for environments whose reset is expensive. All auto-resetting steps (this base
 class, the grid envs' fast step, ``VecEnv``) go through one function, ``jaxrl_suite.autoreset.step``.
+
+**What is checked.** Shapes are static under ``jit`` and ``vmap``, so they are checked where they are known,
+at no cost per step: ``make`` rejects a param override that is not a number of its default's shape, and a
+non-positive ``max_steps_in_episode``; ``Environment.step`` (every env of ours but the grid worlds, whose fast
+``step`` overrides it; gymnax's envs through their adapter) and ``VecEnv.step`` (every env, the grid worlds
+included) reject, at trace time, an action whose shape is not the action space's (a ``Box``'s shape, ``()``
+for ``Discrete``; with the leading ``num_envs`` axis in ``VecEnv``) with a one-line ``ValueError``
+(``check_action``). Action *values* are not checked inside ``jit`` (that would cost a host round trip every
+step): as in gymnax, an out-of-range discrete action (e.g. 7 for ``Discrete(3)``) silently acts as whatever
+the env's arithmetic makes of it, and a Box action outside its bounds is clipped or used as is, env by env.
+The gymnasium bridge (``jaxrl_suite.wrappers.gymnasium``) gets concrete NumPy actions and also rejects
+out-of-range discrete and non-finite Box actions.
 """
 
 from __future__ import annotations
@@ -33,8 +45,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import numpy as np
 from flax import struct
 from gymnax.environments import environment as gx
+from gymnax.environments import spaces as gx_spaces
 
 from jaxrl_suite import autoreset
 
@@ -56,6 +70,37 @@ class EnvParams:
 select_tree = autoreset.select  # leaf-wise where(pred, a, b) over two pytrees (pred scalar or per-row)
 
 
+def action_shape(env: Any) -> tuple[int, ...] | None:
+    """The shape one action must have (``()`` for ``Discrete``), or ``None`` for spaces not checked (e.g.
+    ``Dict``). Read from ``env.default_params``: shapes are static configuration, never dynamic params."""
+    space = env.action_space(env.default_params)
+    if isinstance(space, gx_spaces.Discrete):
+        return ()
+    if isinstance(space, gx_spaces.Box):
+        return tuple(int(n) for n in space.shape)
+    return None
+
+
+def check_action(env: Any, action: Any, batch: tuple[int, ...] = (), where: str | None = None) -> None:
+    """Raise a one-line ``ValueError`` unless ``action`` has shape ``batch + action_shape(env)``.
+
+    Shapes are static, so under ``jit``/``vmap`` this runs once, at trace time, before anything is compiled.
+    Values are not checked (see the module docstring)."""
+    want = action_shape(env)
+    if want is None:
+        return
+    got = tuple(np.shape(action))
+    if got == tuple(batch) + want:
+        return
+    space = env.action_space(env.default_params)
+    kind = f"Discrete({space.n})" if isinstance(space, gx_spaces.Discrete) else f"Box of shape {want}"
+    per = f" ({batch[0]} envs x {want})" if batch else ""
+    raise ValueError(
+        f"{where or getattr(env, 'name', type(env).__name__)}: action has shape {got}, expected "
+        f"{tuple(batch) + want}{per}: the action space is {kind}"
+    )
+
+
 def has_privileged_observation(env: Any) -> bool:
     """Whether ``env`` exposes a privileged (critic-only) observation."""
     return callable(getattr(env, "privileged_observation", None))
@@ -69,7 +114,9 @@ class Environment(gx.Environment):
         return EnvParams()
 
     def step(self, key: jax.Array, state: Any, action: Any, params: Any = None):
-        """One transition with auto-reset; the finished episode's last obs is ``info["final_observation"]``."""
+        """One transition with auto-reset; the finished episode's last obs is ``info["final_observation"]``.
+        An action of the wrong shape raises ``ValueError`` at trace time (``check_action``)."""
+        check_action(self, action)
         if params is None:
             params = self.default_params
         return autoreset_step(self, key, state, action, params)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl_suite import autoreset
-from jaxrl_suite.env import has_privileged_observation
+from jaxrl_suite.env import check_action, has_privileged_observation
 
 
 class VecEnv:
@@ -76,7 +76,11 @@ class VecEnv:
 
     def step(self, key: jax.Array, state: Any, action: Any, params: Any = None):
         """Batched auto-resetting step (``jaxrl_suite.autoreset.step``); same outputs and ``info`` keys as
-        ``Environment.step``."""
+        ``Environment.step``; ``action`` must have shape ``(num_envs, *action_shape)`` (``ValueError`` at trace
+        time otherwise: ``jaxrl_suite.env.check_action``)."""
+        check_action(
+            self.env, action, batch=(self.num_envs,), where=f"VecEnv({getattr(self.env, 'name', self.env)})"
+        )
         params = self.env.default_params if params is None else params
         key_step, key_reset = jax.random.split(key)
         return autoreset.step(

@@ -1,7 +1,10 @@
 """gymnax's environments, registered under their own ids; gymnax >= 1.0 already speaks our API.
 
 gymnax 1.0.1 declares observation spaces that three environments violate (found by our conformance suite);
-for those we wrap the env with a corrected, truthful space and change nothing else.
+for those we wrap the env with a corrected, truthful space and change nothing else. Every other gymnax env is
+wrapped in ``GymnaxEnv``, which runs gymnax's own (jitted) ``step`` and ``reset`` unchanged but first checks
+the action's shape, as every env of ours does (``jaxrl_suite.env.check_action``): a Pendulum action of shape
+(3,) is a one-line ``ValueError``, not a reshape error from inside gymnax.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxrl_suite.adapters.ids import GYMNAX_ENVS  # noqa: F401  (re-exported)
+from jaxrl_suite.env import check_action
 from jaxrl_suite.spaces import Box
 from jaxrl_suite.wrappers.base import Wrapper
 
@@ -37,6 +41,21 @@ SPACE_FIXES = {
 }
 
 
+class GymnaxEnv(Wrapper):
+    """A gymnax env as it is (gymnax's ``step``/``reset``, its spaces and attributes), with the action's shape
+    checked at trace time."""
+
+    def step(self, key, state, action, params=None):
+        check_action(self, action)
+        return self.env.step(key, state, action, params)
+
+    def reset(self, key, params=None):
+        return self.env.reset(key, params)
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"
+
+
 class ObservationSpaceFix(Wrapper):
     """A gymnax env with a corrected observation space (dynamics untouched)."""
 
@@ -53,4 +72,4 @@ def make_gymnax(env_id: str, **kwargs):
 
     env, _ = gymnax.make(env_id, **kwargs)
     fix = SPACE_FIXES.get(env_id)
-    return ObservationSpaceFix(env, fix) if fix else env
+    return ObservationSpaceFix(env, fix) if fix else GymnaxEnv(env)
