@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxrl_suite
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.level import make_level
 from jaxrl_suite.results import portable_path
 from jaxrl_suite.vector import VecEnv
@@ -58,11 +58,13 @@ def ours_from_jaxued(levels) -> object:
     walls = np.asarray(levels.wall_map)
     n, h, w = walls.shape
     grid = np.zeros((n, h + 2, w + 2, 3), np.uint8)
-    grid[...] = C.CELL_WALL
-    inner = np.where(walls[..., None], np.array(C.CELL_WALL, np.uint8), np.array(C.CELL_EMPTY, np.uint8))
+    grid[...] = constants.CELL_WALL
+    inner = np.where(
+        walls[..., None], np.array(constants.CELL_WALL, np.uint8), np.array(constants.CELL_EMPTY, np.uint8)
+    )
     grid[:, 1:-1, 1:-1] = inner
     gx, gy = np.asarray(levels.goal_pos, np.int64).T
-    grid[np.arange(n), gy + 1, gx + 1] = C.CELL_GOAL
+    grid[np.arange(n), gy + 1, gx + 1] = constants.CELL_GOAL
     pos = np.asarray(levels.agent_pos, np.int64) + 1
     return make_level(grid, pos, np.asarray(levels.agent_dir, np.int32))
 
@@ -105,7 +107,7 @@ def bench_envs(n: int, repeats: int) -> dict:
         def step(carry, k):
             state, acc = carry
             ka, ks = jax.random.split(k)
-            action = jax.random.randint(ka, (n,), 0, C.NUM_ACTIONS)
+            action = jax.random.randint(ka, (n,), 0, constants.NUM_ACTIONS)
             obs, state, reward, term, trunc, _ = venv.step(ks, state, action, o_params)
             return (state, acc + obs["image"].sum(dtype=jnp.int32) + reward.sum().astype(jnp.int32)), None
 
@@ -118,7 +120,7 @@ def bench_envs(n: int, repeats: int) -> dict:
         def step(carry, k):
             state, acc = carry
             ka, ks = jax.random.split(k)
-            action = jax.random.randint(ka, (n,), 0, C.NUM_ACTIONS)
+            action = jax.random.randint(ka, (n,), 0, constants.NUM_ACTIONS)
             obs, state, reward, done, _ = jax.vmap(theirs.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(ks, n), state, action, t_params
             )

@@ -26,7 +26,7 @@ import numpy as np
 
 import jaxrl_suite
 from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
-from jaxrl_suite.envs.grid import heldout as H
+from jaxrl_suite.envs.grid.heldout import group_of, heldout_set
 from jaxrl_suite.results import portable_path
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.stats import ci95_summary
@@ -91,8 +91,8 @@ def run_method(method: str, args, levels, names: list[str], limits) -> dict:
         "heldout_solve_rate_mean": ci95_summary(solved.mean(axis=1)),
         "heldout_solve_rate": {n: ci95_summary(solved[:, i]) for i, n in enumerate(names)},
         "heldout_solve_rate_by_level": {
-            g: ci95_summary(solved[:, [i for i, n in enumerate(names) if H.group_of(n) == g]].mean(axis=1))
-            for g in dict.fromkeys(H.group_of(n) for n in names)
+            g: ci95_summary(solved[:, [i for i, n in enumerate(names) if group_of(n) == g]].mean(axis=1))
+            for g in dict.fromkeys(group_of(n) for n in names)
         },
         "heldout_return": {n: ci95_summary(returns[:, i]) for i, n in enumerate(names)},
         "branch_fractions": None
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"error: methods from {METHODS}, --seeds >= 1 and --steps >= 1")
     if args.quick:
         args.seeds, args.steps, args.evals = 2, max(32 * 128 * 4, args.steps // 50), 2
-    names, levels, limits = H.heldout_set(instances=args.instances)
+    names, levels, limits = heldout_set(instances=args.instances)
     results = {m: run_method(m, args, levels, names, limits) for m in methods}
     for m, r in results.items():
         if not args.json:

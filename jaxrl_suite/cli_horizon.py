@@ -31,7 +31,7 @@ def _level_env(path: str):
     import jax
     import numpy as np
 
-    from jaxrl_suite.envs.grid import constants as C
+    from jaxrl_suite.envs.grid import constants
     from jaxrl_suite.envs.grid.envs.maze import Maze
     from jaxrl_suite.envs.grid.level import from_minigrid, make_level
 
@@ -43,11 +43,11 @@ def _level_env(path: str):
         )
     level = from_minigrid(np.asarray(data["grid"], np.uint8), data["agent_pos"], data["agent_dir"])
     g = np.asarray(level.grid)
-    if not (g[..., 0] == C.GOAL).any():
+    if not (g[..., 0] == constants.GOAL).any():
         raise ValueError(f"{path}: the level has no goal cell, so no reward")
     n = max(g.shape[:2])
     square = np.zeros((n, n, 3), np.uint8)
-    square[...] = C.CELL_WALL
+    square[...] = constants.CELL_WALL
     square[: g.shape[0], : g.shape[1]] = g
     env = Maze(size=n - 2, lean=False)
     _, state = env.reset_to_level(jax.random.key(0), make_level(square, level.agent_pos, level.agent_dir))

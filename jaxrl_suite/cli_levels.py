@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from jaxrl_suite.envs.grid import generators, solve
-    from jaxrl_suite.envs.grid import level as lv
+    from jaxrl_suite.envs.grid.level import to_minigrid
 
     if args.prefab:
         from jaxrl_suite.envs.grid import prefabs
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
     out = []
     for i in range(args.num):
         one = jax.tree.map(lambda a, i=i: a[i], levels)
-        mg = lv.to_minigrid(one)
+        mg = to_minigrid(one)
         n = int(paths[i])
         ok = n < int(solve.UNREACHABLE)
         out.append(
@@ -95,9 +95,9 @@ def _render(levels, path: Path, tile: int) -> Path:
     import jax
     import numpy as np
 
-    from jaxrl_suite.envs.grid import render as R
+    from jaxrl_suite.envs.grid.render import render_grid
 
-    frames = jax.jit(jax.vmap(lambda lv: R.render_grid(lv.grid, lv.agent_pos, lv.agent_dir, None, tile)))(
+    frames = jax.jit(jax.vmap(lambda one: render_grid(one.grid, one.agent_pos, one.agent_dir, None, tile)))(
         levels
     )
     frames = np.asarray(frames)
@@ -109,16 +109,16 @@ def _render(levels, path: Path, tile: int) -> Path:
 
 
 def print_human(summary: dict) -> None:
-    from jaxrl_suite.envs.grid import level as lv
+    from jaxrl_suite.envs.grid.level import from_minigrid, to_ascii
 
     for i, one in enumerate(summary["levels"]):
-        level = lv.from_minigrid(one["encoding"], one["agent_pos"], one["agent_dir"])
+        level = from_minigrid(one["encoding"], one["agent_pos"], one["agent_dir"])
         path = one["shortest_path"]
         print(
             f"level {i}: " + (f"solvable, shortest path {path} actions" if one["solvable"] else "unsolvable")
         )
         try:
-            print(lv.to_ascii(level))
+            print(to_ascii(level))
         except ValueError:  # doors or keys: no ASCII letter
             print("(doors/objects: see --json for the MiniGrid encoding)")
     if "render" in summary:

@@ -5,6 +5,7 @@ drive both implementations with the same actions (random or scripted), comparing
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 
 import gymnasium as gym
@@ -15,7 +16,8 @@ import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
 import jaxrl_suite
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
+from jaxrl_suite.envs.grid.state import GridState
 
 COLOR_WORDS = "|".join(COLOR_TO_IDX)
 TYPE_WORDS = "key|ball|box|door"
@@ -29,7 +31,7 @@ def make_minigrid(env_id: str, **kwargs):
 
 def _obj_code(obj) -> tuple[int, int]:
     if obj is None:
-        return C.NOTHING
+        return constants.NOTHING
     return OBJECT_TO_IDX[obj.type], COLOR_TO_IDX[obj.color]
 
 
@@ -90,19 +92,20 @@ def extra_fields(env_id: str, mg) -> dict:
     u = mg
     as_i32 = lambda v: jnp.asarray(np.asarray(v, np.int32))  # noqa: E731
     if "GoToDoor" in env_id or "GoToObject" in env_id:
-        return {"target": as_i32(u.target_pos)}
+        return {"target_pos": as_i32(u.target_pos)}
     if "Fetch" in env_id:
-        return {"target": as_i32([OBJECT_TO_IDX[u.targetType], COLOR_TO_IDX[u.targetColor]])}
+        return {"target_obj": as_i32([OBJECT_TO_IDX[u.targetType], COLOR_TO_IDX[u.targetColor]])}
     if "PutNear" in env_id:
-        return {"target": as_i32([OBJECT_TO_IDX[u.move_type], COLOR_TO_IDX[u.moveColor], *u.target_pos])}
+        move = [OBJECT_TO_IDX[u.move_type], COLOR_TO_IDX[u.moveColor]]
+        return {"move_obj": as_i32(move), "target_pos": as_i32(u.target_pos)}
     if "RedBlueDoors" in env_id:
-        return {"target": as_i32([*_find(u, u.red_door), *_find(u, u.blue_door)])}
+        return {"red_door": as_i32(_find(u, u.red_door)), "blue_door": as_i32(_find(u, u.blue_door))}
     if env_id == "MiniGrid-Unlock-v0":
-        return {"target": as_i32(u.door.cur_pos)}
+        return {"target_pos": as_i32(u.door.cur_pos)}
     if "UnlockPickup" in env_id or "KeyCorridor" in env_id or "ObstructedMaze" in env_id:
-        return {"target": as_i32(_type_color(u.obj))}
+        return {"target_obj": as_i32(_type_color(u.obj))}
     if "Memory" in env_id:
-        return {"target": as_i32([*u.success_pos, *u.failure_pos])}
+        return {"success_pos": as_i32(u.success_pos), "failure_pos": as_i32(u.failure_pos)}
     if "Dynamic-Obstacles" in env_id:
         return {"obstacles": as_i32([o.cur_pos for o in u.obstacles]).reshape(-1, 2)}
     return {}
@@ -113,7 +116,7 @@ def to_state(env, mg, env_id: str, extra: dict | None = None):
     enc = mg.grid.encode()  # [W, H, 3]
     grid = np.ascontiguousarray(np.swapaxes(enc, 0, 1))
     contents = np.zeros((mg.height, mg.width, 2), np.uint8)
-    contents[...] = C.NOTHING
+    contents[...] = constants.NOTHING
     for j in range(mg.height):
         for i in range(mg.width):
             obj = mg.grid.get(i, j)
@@ -123,7 +126,7 @@ def to_state(env, mg, env_id: str, extra: dict | None = None):
     inside = (
         _obj_code(mg.carrying.contains)
         if mg.carrying is not None and mg.carrying.type == "box"
-        else C.NOTHING
+        else constants.NOTHING
     )
     state = env.new_state(
         grid,
@@ -166,17 +169,29 @@ def scripted_action(mg, rng: np.random.Generator, target: tuple[int, int] | None
     if target is None or rng.random() < 0.15:
         return int(rng.integers(0, 7))
     ax, ay = (int(v) for v in mg.agent_pos)
-    dvec = C.DIR_TO_VEC
+    dvec = constants.DIR_TO_VEC
     front = (ax + dvec[mg.agent_dir][0], ay + dvec[mg.agent_dir][1])
     fcell = mg.grid.get(*front)
     if mg.carrying is not None and fcell is None and rng.random() < 0.25:
-        return C.DROP
+        return constants.DROP
     if front == tuple(target):
-        return int(rng.choice([C.PICKUP, C.TOGGLE, C.DROP, C.FORWARD, C.PICKUP, C.TOGGLE, C.FORWARD]))
+        return int(
+            rng.choice(
+                [
+                    constants.PICKUP,
+                    constants.TOGGLE,
+                    constants.DROP,
+                    constants.FORWARD,
+                    constants.PICKUP,
+                    constants.TOGGLE,
+                    constants.FORWARD,
+                ]
+            )
+        )
     if fcell is not None and fcell.type == "door" and fcell.is_locked:
         has_key = mg.carrying is not None and mg.carrying.type == "key" and mg.carrying.color == fcell.color
         if not has_key:
-            return int(rng.choice([C.LEFT, C.RIGHT]))
+            return int(rng.choice([constants.LEFT, constants.RIGHT]))
     # BFS over cells from the agent to a cell adjacent to the target
     prev = {(ax, ay): None}
     queue = collections.deque([(ax, ay)])
@@ -205,11 +220,11 @@ def scripted_action(mg, rng: np.random.Generator, target: tuple[int, int] | None
     if want_dir == mg.agent_dir:
         cell = mg.grid.get(*front)
         if cell is not None and cell.type == "door" and not cell.is_open:
-            return C.TOGGLE
+            return constants.TOGGLE
         if cell is not None and cell.type in ("key", "ball", "box") and rng.random() < 0.5:
-            return C.PICKUP
-        return C.FORWARD
-    return C.RIGHT if (want_dir - mg.agent_dir) % 4 == 1 else C.LEFT
+            return constants.PICKUP
+        return constants.FORWARD
+    return constants.RIGHT if (want_dir - mg.agent_dir) % 4 == 1 else constants.LEFT
 
 
 def object_cells(mg) -> list[tuple[int, int]]:
@@ -276,7 +291,7 @@ def replay(
             hook(mg, state, sub, action)
         obs_t, reward_t, term_t, trunc_t, _ = mg.step(action)
         obs, state, reward, term, trunc = stepper.step(sub, state, action, params)
-        ctx = f"{stepper.env_id} seed {seed} step {t} action {C.ACTION_NAMES[action]}"
+        ctx = f"{stepper.env_id} seed {seed} step {t} action {constants.ACTION_NAMES[action]}"
         assert_same_obs(obs, obs_t, ctx)
         np.testing.assert_allclose(float(reward), float(reward_t), rtol=1e-6, atol=1e-6, err_msg=ctx)
         assert bool(term) == bool(term_t), ctx
@@ -289,12 +304,12 @@ def replay(
 
 
 # ----------------------------------------------------------------------------- our arrays -> a MiniGrid env
-def decode_object(t: int, c: int, s: int, inside=(C.EMPTY, 0)):
+def decode_object(t: int, c: int, s: int, inside=(constants.EMPTY, 0)):
     """A MiniGrid WorldObj from our (type, colour, state) (+ box contents)."""
     from minigrid.core.world_object import WorldObj
 
     obj = WorldObj.decode(int(t), int(c), int(s))
-    if obj is not None and obj.type == "box" and int(inside[0]) != C.EMPTY:
+    if obj is not None and obj.type == "box" and int(inside[0]) != constants.EMPTY:
         obj.contains = WorldObj.decode(int(inside[0]), int(inside[1]), 0)
     return obj
 
@@ -378,7 +393,7 @@ def minigrid_levels(env_id: str, n: int, seed0: int = 0) -> dict:
         mg.reset(seed=seed0 + s)
         out["grid"].append(np.swapaxes(mg.grid.encode(), 0, 1))
         contents = np.zeros((mg.height, mg.width, 2), np.uint8)
-        contents[...] = C.NOTHING
+        contents[...] = constants.NOTHING
         for j in range(mg.height):
             for i in range(mg.width):
                 obj = mg.grid.get(i, j)
@@ -393,13 +408,19 @@ def minigrid_levels(env_id: str, n: int, seed0: int = 0) -> dict:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def extra_field_names(state) -> list[str]:
+    """The family's own state fields (targets, obstacles), beyond ``GridState``'s."""
+    base = {f.name for f in dataclasses.fields(GridState)}
+    return [f.name for f in dataclasses.fields(state) if f.name not in base]
+
+
 def our_levels(env, params, n: int, seed: int = 0) -> dict:
     """n of our levels (one vmapped, jitted generate)."""
     keys = jax.random.split(jax.random.PRNGKey(seed), n)
     st = jax.jit(jax.vmap(env.generate, in_axes=(0, None)))(keys, params)
     contents = st.contents
     if contents.shape[1] == 0:  # a family whose boxes never hold anything
-        contents = jnp.broadcast_to(jnp.array(C.NOTHING, jnp.uint8), st.grid.shape[:-1] + (2,))
+        contents = jnp.broadcast_to(jnp.array(constants.NOTHING, jnp.uint8), st.grid.shape[:-1] + (2,))
     out = {
         "grid": st.grid,
         "contents": contents,
@@ -407,9 +428,8 @@ def our_levels(env, params, n: int, seed: int = 0) -> dict:
         "dir": st.agent_dir,
         "mission": st.mission,
     }
-    for k in ("target", "obstacles"):
-        if hasattr(st, k):
-            out[k] = getattr(st, k)
+    for k in extra_field_names(st):
+        out[k] = getattr(st, k)
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -420,10 +440,10 @@ def features(levels: dict) -> dict[str, np.ndarray]:
     t, c, s = g[..., 0], g[..., 1], g[..., 2]
     f = {
         "type": np.eye(11, dtype=bool)[t],  # [n, H, W, 11]
-        "color": np.eye(6, dtype=bool)[c] & ((t != C.EMPTY) & (t != C.WALL))[..., None],
-        "door_state": np.eye(3, dtype=bool)[np.minimum(s, 2)] & (t == C.DOOR)[..., None],
-        "contents": np.eye(11, dtype=bool)[levels["contents"][..., 0]] & (t == C.BOX)[..., None],
-        "contents_color": np.eye(6, dtype=bool)[levels["contents"][..., 1]] & (t == C.BOX)[..., None],
+        "color": np.eye(6, dtype=bool)[c] & ((t != constants.EMPTY) & (t != constants.WALL))[..., None],
+        "door_state": np.eye(3, dtype=bool)[np.minimum(s, 2)] & (t == constants.DOOR)[..., None],
+        "contents": np.eye(11, dtype=bool)[levels["contents"][..., 0]] & (t == constants.BOX)[..., None],
+        "contents_color": np.eye(6, dtype=bool)[levels["contents"][..., 1]] & (t == constants.BOX)[..., None],
         "agent_pos": np.zeros((n, h, w), bool),
         "agent_dir": np.eye(4, dtype=bool)[levels["dir"]],
         "type_count": np.zeros((n, 11, 64), bool),
@@ -467,20 +487,26 @@ def reachable(grid: np.ndarray, contents: np.ndarray, pos) -> np.ndarray:
         queue = collections.deque([(int(pos[0]), int(pos[1]))])
         while queue:
             x, y = queue.popleft()
-            for dx, dy in C.DIR_TO_VEC:
+            for dx, dy in constants.DIR_TO_VEC:
                 nx, ny = x + int(dx), y + int(dy)
                 if not (0 <= nx < w and 0 <= ny < h) or seen[ny, nx]:
                     continue
                 ty = t[ny, nx]
-                ok = ty in (C.EMPTY, C.GOAL, C.FLOOR, C.KEY, C.BALL, C.BOX) or (
-                    ty == C.DOOR and (s[ny, nx] != C.LOCKED or int(c[ny, nx]) in keys)
-                )
+                ok = ty in (
+                    constants.EMPTY,
+                    constants.GOAL,
+                    constants.FLOOR,
+                    constants.KEY,
+                    constants.BALL,
+                    constants.BOX,
+                ) or (ty == constants.DOOR and (s[ny, nx] != constants.LOCKED or int(c[ny, nx]) in keys))
                 if ok:
                     seen[ny, nx] = True
                     queue.append((nx, ny))
-        found = {int(c[y, x]) for y, x in np.argwhere(seen & (t == C.KEY))}
+        found = {int(c[y, x]) for y, x in np.argwhere(seen & (t == constants.KEY))}
         found |= {
-            int(contents[y, x, 1]) for y, x in np.argwhere(seen & (t == C.BOX) & (contents[..., 0] == C.KEY))
+            int(contents[y, x, 1])
+            for y, x in np.argwhere(seen & (t == constants.BOX) & (contents[..., 0] == constants.KEY))
         }
         if found <= keys:
             return seen
@@ -491,7 +517,7 @@ def beside(seen: np.ndarray, x: int, y: int) -> bool:
     """A cell is usable if it or a 4-neighbour is reachable."""
     h, w = seen.shape
     return bool(seen[y, x]) or any(
-        0 <= x + dx < w and 0 <= y + dy < h and seen[y + dy, x + dx] for dx, dy in C.DIR_TO_VEC
+        0 <= x + dx < w and 0 <= y + dy < h and seen[y + dy, x + dx] for dx, dy in constants.DIR_TO_VEC
     )
 
 
@@ -500,20 +526,18 @@ def solvable(env_id: str, level: dict) -> bool:
     grid, contents, pos = level["grid"], level["contents"], level["pos"]
     seen = reachable(grid, contents, pos)
     t, c = grid[..., 0], grid[..., 1]
-    tgt = level.get("target")
     if "GoToDoor" in env_id or "GoToObject" in env_id:
-        return beside(seen, int(tgt[0]), int(tgt[1]))
+        return beside(seen, *level["target_pos"])
     if "RedBlueDoors" in env_id:
-        return beside(seen, int(tgt[0]), int(tgt[1])) and beside(seen, int(tgt[2]), int(tgt[3]))
+        return beside(seen, *level["red_door"]) and beside(seen, *level["blue_door"])
     if env_id == "MiniGrid-Unlock-v0":
-        return beside(seen, int(tgt[0]), int(tgt[1])) and bool(
-            (seen & (t == C.KEY) & (c == grid[tgt[1], tgt[0], 1])).any()
-        )
+        x, y = level["target_pos"]
+        return beside(seen, x, y) and bool((seen & (t == constants.KEY) & (c == grid[y, x, 1])).any())
     if "Memory" in env_id:
-        return bool(seen[tgt[1], tgt[0]])
-    if "PutNear" in env_id or "Fetch" in env_id:
-        want = (t == tgt[0]) & (c == tgt[1])
-        return bool((seen & want).any())
-    if "Pickup" in env_id or "KeyCorridor" in env_id or "ObstructedMaze" in env_id:
-        return bool((seen & (t == tgt[0]) & (c == tgt[1])).any())
-    return bool((seen & (t == C.GOAL)).any())
+        x, y = level["success_pos"]
+        return bool(seen[y, x])
+    if "PutNear" in env_id:
+        return bool((seen & (t == level["move_obj"][0]) & (c == level["move_obj"][1])).any())
+    if "Fetch" in env_id or "Pickup" in env_id or "KeyCorridor" in env_id or "ObstructedMaze" in env_id:
+        return bool((seen & (t == level["target_obj"][0]) & (c == level["target_obj"][1])).any())
+    return bool((seen & (t == constants.GOAL)).any())

@@ -3,15 +3,14 @@ options (view size, see-through, full observability), rendering, and option vali
 
 from __future__ import annotations
 
-import grid_parity as GP
+import grid_parity
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxrl_suite
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import observation as O
+from jaxrl_suite.envs.grid import constants, observation
 from jaxrl_suite.envs.grid.base import GridEnv
 
 
@@ -27,40 +26,43 @@ class FixedLevel(GridEnv):
 def random_level(rng: np.random.Generator, h: int, w: int):
     """A cluttered level: walls, doors in every state, keys, balls, boxes (some holding objects), lava, floor."""
     grid = np.zeros((h, w, 3), np.uint8)
-    grid[...] = C.CELL_EMPTY
+    grid[...] = constants.CELL_EMPTY
     contents = np.zeros((h, w, 2), np.uint8)
-    contents[...] = C.NOTHING
-    grid[0, :] = grid[-1, :] = grid[:, 0] = grid[:, -1] = C.CELL_WALL
+    contents[...] = constants.NOTHING
+    grid[0, :] = grid[-1, :] = grid[:, 0] = grid[:, -1] = constants.CELL_WALL
     for y in range(1, h - 1):
         for x in range(1, w - 1):
             r = rng.random()
             col = rng.integers(6)
             if r < 0.12:
-                grid[y, x] = C.CELL_WALL
+                grid[y, x] = constants.CELL_WALL
             elif r < 0.22:
-                grid[y, x] = (C.DOOR, col, rng.integers(3))
+                grid[y, x] = (constants.DOOR, col, rng.integers(3))
             elif r < 0.28:
-                grid[y, x] = (C.KEY, col, 0)
+                grid[y, x] = (constants.KEY, col, 0)
             elif r < 0.33:
-                grid[y, x] = (C.BALL, col, 0)
+                grid[y, x] = (constants.BALL, col, 0)
             elif r < 0.40:
-                grid[y, x] = (C.BOX, col, 0)
+                grid[y, x] = (constants.BOX, col, 0)
                 if rng.random() < 0.6:
-                    contents[y, x] = (rng.choice([C.KEY, C.BALL, C.BOX]), rng.integers(6))
+                    contents[y, x] = (
+                        rng.choice([constants.KEY, constants.BALL, constants.BOX]),
+                        rng.integers(6),
+                    )
             elif r < 0.43:
-                grid[y, x] = C.CELL_LAVA
+                grid[y, x] = constants.CELL_LAVA
             elif r < 0.46:
-                grid[y, x] = (C.FLOOR, col, 0)
+                grid[y, x] = (constants.FLOOR, col, 0)
             elif r < 0.48:
-                grid[y, x] = C.CELL_GOAL
-    free = np.argwhere(grid[..., 0] == C.EMPTY)
+                grid[y, x] = constants.CELL_GOAL
+    free = np.argwhere(grid[..., 0] == constants.EMPTY)
     gy, gx = free[rng.integers(len(free))]
-    grid[gy, gx] = C.CELL_GOAL  # at least one goal
-    free = np.argwhere(grid[..., 0] == C.EMPTY)
+    grid[gy, gx] = constants.CELL_GOAL  # at least one goal
+    free = np.argwhere(grid[..., 0] == constants.EMPTY)
     y, x = free[rng.integers(len(free))]
     carrying = None
     if rng.random() < 0.3:
-        carrying = (int(rng.choice([C.KEY, C.BALL, C.BOX])), int(rng.integers(6)))
+        carrying = (int(rng.choice([constants.KEY, constants.BALL, constants.BOX])), int(rng.integers(6)))
     return grid, contents, (int(x), int(y)), int(rng.integers(4)), carrying
 
 
@@ -69,7 +71,7 @@ def steppers():
     """Compiled (step, obs) per (view size, see-through) configuration on 9x9 levels."""
     out = {}
     for view, see in ((7, False), (5, True), (3, False)):
-        env = FixedLevel(9, 9, max_steps=50, agent_view_size=view, see_through_walls=see)
+        env = FixedLevel(9, max_steps=50, agent_view_size=view, see_through_walls=see)
         out[(view, see)] = (env, jax.jit(env.step_env), jax.jit(env.get_obs))
     return out
 
@@ -81,15 +83,19 @@ def test_visibility_matches_process_vis():
     rng = np.random.default_rng(0)
     for view in (3, 5, 7, 9):
         views = np.zeros((300, view, view, 3), np.uint8)
-        views[...] = C.CELL_EMPTY
+        views[...] = constants.CELL_EMPTY
         kind = rng.random((300, view, view))
-        views[kind < 0.3] = C.CELL_WALL
+        views[kind < 0.3] = constants.CELL_WALL
         doors = (kind >= 0.3) & (kind < 0.45)
         views[doors] = np.stack(
-            [np.full(doors.sum(), C.DOOR), rng.integers(0, 6, doors.sum()), rng.integers(0, 3, doors.sum())],
+            [
+                np.full(doors.sum(), constants.DOOR),
+                rng.integers(0, 6, doors.sum()),
+                rng.integers(0, 3, doors.sum()),
+            ],
             -1,
         )
-        ours = np.asarray(jax.jit(jax.vmap(O.visibility))(views))
+        ours = np.asarray(jax.jit(jax.vmap(observation.visibility))(views))
         for b in range(len(views)):
             g, _ = Grid.decode(views[b])
             expected = g.process_vis((view // 2, view - 1))
@@ -106,33 +112,33 @@ def test_core_step_matches_minigrid_on_cluttered_levels(steppers, view, see):
     for seed in range(12):
         rng = np.random.default_rng(seed)
         grid, contents, pos, d, carrying = random_level(rng, 9, 9)
-        mg = GP.ArrayLevelEnv.make(
+        mg = grid_parity.ArrayLevelEnv.make(
             grid, contents, pos, d, max_steps=50, see_through_walls=see, view=view, carrying=carrying
         )
         state = env.new_state(grid, pos, d, contents=contents)
         if carrying is not None:
             state = state.replace(carrying=jnp.asarray(carrying, jnp.uint8))
-        GP.assert_same_obs(get_obs(state, params), mg.gen_obs(), f"seed {seed} start")
-        targets = GP.object_cells(mg)
+        grid_parity.assert_same_obs(get_obs(state, params), mg.gen_obs(), f"seed {seed} start")
+        targets = grid_parity.object_cells(mg)
         goals = [p for p in targets if mg.grid.get(*p).type == "goal"]
         target = goals[0] if seed % 2 else targets[rng.integers(len(targets))]
         for t in range(60):
             if rng.random() < 0.05:
                 target = targets[rng.integers(len(targets))]
-            action = GP.scripted_action(mg, rng, target)
+            action = grid_parity.scripted_action(mg, rng, target)
             before = mg.carrying
             fwd = mg.grid.get(*mg.front_pos)
             _, r_t, term_t, trunc_t, _ = mg.step(action)
             obs, state, r, term, _ = step(jax.random.PRNGKey(t), state, action, params)
-            ctx = f"view {view} seed {seed} step {t} action {C.ACTION_NAMES[action]}"
-            GP.assert_same_obs(obs, mg.gen_obs(), ctx)
+            ctx = f"view {view} seed {seed} step {t} action {constants.ACTION_NAMES[action]}"
+            grid_parity.assert_same_obs(obs, mg.gen_obs(), ctx)
             assert float(r) == pytest.approx(r_t, abs=1e-6), ctx
             assert bool(term) == term_t, ctx
             assert bool(env.is_truncated(state, params)) == trunc_t, ctx
             counts["pickup"] += before is None and mg.carrying is not None
             counts["drop"] += before is not None and mg.carrying is None
-            counts["box_open"] += action == C.TOGGLE and fwd is not None and fwd.type == "box"
-            counts["door_toggle"] += action == C.TOGGLE and fwd is not None and fwd.type == "door"
+            counts["box_open"] += action == constants.TOGGLE and fwd is not None and fwd.type == "box"
+            counts["door_toggle"] += action == constants.TOGGLE and fwd is not None and fwd.type == "door"
             counts["reward"] += r_t > 0
             counts["lava"] += term_t and r_t == 0
             # carried object, contents and the whole grid agree too (not only what the agent sees)
@@ -146,11 +152,11 @@ def test_view_size_and_see_through_options_match_minigrid():
         env, params = jaxrl_suite.make("MiniGrid-FourRooms-v0", **kw)
         get_obs = jax.jit(env.get_obs)
         for seed in range(3):
-            mg = GP.make_minigrid("MiniGrid-FourRooms-v0", **kw)
+            mg = grid_parity.make_minigrid("MiniGrid-FourRooms-v0", **kw)
             mg.reset(seed=seed)
-            state = GP.to_state(env, mg, "MiniGrid-FourRooms-v0")
+            state = grid_parity.to_state(env, mg, "MiniGrid-FourRooms-v0")
             assert env.observation_space(params).contains(get_obs(state, params))
-            GP.assert_same_obs(get_obs(state, params), mg.gen_obs(), f"{kw} seed {seed}")
+            grid_parity.assert_same_obs(get_obs(state, params), mg.gen_obs(), f"{kw} seed {seed}")
 
 
 def test_fully_observable_matches_fullyobswrapper():
@@ -159,9 +165,9 @@ def test_fully_observable_matches_fullyobswrapper():
     env, params = jaxrl_suite.make("MiniGrid-DoorKey-6x6-v0", fully_observable=True)
     get_obs = jax.jit(env.get_obs)
     for seed in range(3):
-        wrapped = FullyObsWrapper(GP.make_minigrid("MiniGrid-DoorKey-6x6-v0"))
+        wrapped = FullyObsWrapper(grid_parity.make_minigrid("MiniGrid-DoorKey-6x6-v0"))
         theirs, _ = wrapped.reset(seed=seed)
-        state = GP.to_state(env, wrapped.unwrapped, "MiniGrid-DoorKey-6x6-v0")
+        state = grid_parity.to_state(env, wrapped.unwrapped, "MiniGrid-DoorKey-6x6-v0")
         ours = get_obs(state, params)
         assert ours["image"].shape == (6, 6, 3)
         np.testing.assert_array_equal(np.asarray(ours["image"]), theirs["image"])
@@ -174,11 +180,11 @@ def test_render_matches_minigrid_pixels():
         env, params = jaxrl_suite.make(env_id, tile_size=12)
         render = jax.jit(env.render)
         for seed in range(2):
-            mg = GP.make_minigrid(env_id, tile_size=12, render_mode="rgb_array")
+            mg = grid_parity.make_minigrid(env_id, tile_size=12, render_mode="rgb_array")
             mg.reset(seed=seed)
-            for action in (C.RIGHT, C.FORWARD, C.LEFT):
+            for action in (constants.RIGHT, constants.FORWARD, constants.LEFT):
                 mg.step(action)
-            frame = np.asarray(render(GP.to_state(env, mg, env_id), params))
+            frame = np.asarray(render(grid_parity.to_state(env, mg, env_id), params))
             np.testing.assert_array_equal(frame, mg.render(), err_msg=f"{env_id} seed {seed}")
 
 
@@ -187,20 +193,20 @@ def test_render_tiles_match_minigrid_tile_cache():
     from minigrid.core.grid import Grid
     from minigrid.core.world_object import WorldObj
 
-    from jaxrl_suite.envs.grid import render as R
+    from jaxrl_suite.envs.grid import render
 
-    tiles, base, agent = R.atlas(8)
-    for cell in R._valid_cells():
-        obj = WorldObj.decode(*cell) if cell[0] not in (C.UNSEEN, C.EMPTY) else None
+    tiles, base, agent = render.atlas(8)
+    for cell in render._valid_cells():
+        obj = WorldObj.decode(*cell) if cell[0] not in (constants.UNSEEN, constants.EMPTY) else None
         if obj is not None and obj.encode() != cell:
             continue  # MiniGrid has no such object (goals are always green, lava red)
         for h in (0, 1):
             expected = Grid.render_tile(obj, None, bool(h), tile_size=8).astype(np.uint8)  # as blitted
-            np.testing.assert_array_equal(tiles[base[R._code(*cell)] + h], expected, err_msg=str(cell))
-            if R._standable(cell):
+            np.testing.assert_array_equal(tiles[base[render._code(*cell)] + h], expected, err_msg=str(cell))
+            if render._standable(cell):
                 for d in range(4):
                     expected = Grid.render_tile(obj, d, bool(h), tile_size=8).astype(np.uint8)
-                    np.testing.assert_array_equal(tiles[agent[R._code(*cell)] + 2 * d + h], expected)
+                    np.testing.assert_array_equal(tiles[agent[render._code(*cell)] + 2 * d + h], expected)
 
 
 def test_bad_options_raise_before_compiling():

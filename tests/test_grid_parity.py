@@ -6,7 +6,7 @@ over many more levels."""
 
 from __future__ import annotations
 
-import grid_parity as GP
+import grid_parity
 import numpy as np
 import pytest
 
@@ -41,14 +41,14 @@ DEFAULT_IDS = [
 
 def run_parity(env_id: str, levels: int, steps: int) -> dict:
     """Replay ``levels`` MiniGrid levels (scripted and random, normal and short time limits)."""
-    stepper = GP.Stepper(env_id)
+    stepper = grid_parity.Stepper(env_id)
     stats = {"steps": 0, "success": 0, "truncated": 0}
     for seed in range(levels):
         short = seed % 3 == 2  # a short limit exercises truncation and the reward's time decay
-        mg = GP.make_minigrid(env_id, **({"max_steps": 5} if short else {}))
+        mg = grid_parity.make_minigrid(env_id, **({"max_steps": 5} if short else {}))
         mg.reset(seed=seed)
         params = stepper.params.replace(max_steps_in_episode=5) if short else stepper.params
-        hook = GP.obstacle_hook(stepper, params) if "Dynamic-Obstacles" in env_id else None
+        hook = grid_parity.obstacle_hook(stepper, params) if "Dynamic-Obstacles" in env_id else None
         rewards = []
         orig = mg.step
 
@@ -60,7 +60,7 @@ def run_parity(env_id: str, levels: int, steps: int) -> dict:
         mg.step = step
         # short-limit levels only turn, so time surely runs out (most tasks end sooner on a wrong action)
         turns = [seed % 2, 1 - seed % 2] * 3 if short else None
-        stats["steps"] += GP.replay(
+        stats["steps"] += grid_parity.replay(
             stepper, mg, seed, steps, scripted=seed % 4 != 3, params=params, hook=hook, actions=turns
         )
         stats["success"] += sum(r > 0 for r, _ in rewards)
@@ -101,7 +101,7 @@ def test_static_settings_match_minigrid_for_every_id():
     """max_steps, action count, view size, see-through flag and grid size are MiniGrid's, id by id."""
     for env_id in ALL_IDS:
         env, params = jaxrl_suite.make(env_id)
-        mg = GP.make_minigrid(env_id)
+        mg = grid_parity.make_minigrid(env_id)
         mg.reset(seed=0)
         assert params.max_steps_in_episode == mg.max_steps, env_id
         assert env.action_space(params).n == mg.action_space.n, env_id
@@ -110,4 +110,4 @@ def test_static_settings_match_minigrid_for_every_id():
         image = env.observation_space(params).spaces["image"]
         assert image.shape == mg.observation_space["image"].shape, env_id
         has_mission = "mission" in env.observation_space(params).spaces
-        assert has_mission == bool(GP.mission_vector(env_id, mg.mission)), env_id
+        assert has_mission == bool(grid_parity.mission_vector(env_id, mg.mission)), env_id

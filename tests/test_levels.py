@@ -15,10 +15,8 @@ import pytest
 
 import jaxrl_suite
 from jaxrl_suite.cli import main as cli_main
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import generators as G
-from jaxrl_suite.envs.grid import level as lv
-from jaxrl_suite.envs.grid import solve
+from jaxrl_suite.envs.grid import constants, generators, solve
+from jaxrl_suite.envs.grid.level import from_ascii, from_minigrid, to_ascii, to_minigrid
 
 N = 48
 
@@ -32,20 +30,24 @@ def _python_bfs(grid: np.ndarray, pos, direction) -> int | None:
     seen, queue = {start}, collections.deque([(start, 0)])
     while queue:
         (x, y, d, opened, held), n = queue.popleft()
-        dx, dy = C.DIR_TO_VEC[d]
+        dx, dy = constants.DIR_TO_VEC[d]
         fx, fy = x + int(dx), y + int(dy)
         t, s = int(grid[fy, fx, 0]), int(grid[fy, fx, 2])
-        if t == C.KEY and held:
-            t = C.EMPTY  # the level's one key, picked up: its cell is free
-        is_open = t == C.DOOR and (s == C.OPEN or (fx, fy) in opened)
+        if t == constants.KEY and held:
+            t = constants.EMPTY  # the level's one key, picked up: its cell is free
+        is_open = t == constants.DOOR and (s == constants.OPEN or (fx, fy) in opened)
         nexts = [(x, y, (d + 3) % 4, opened, held), (x, y, (d + 1) % 4, opened, held)]
-        if t == C.GOAL:
+        if t == constants.GOAL:
             return n + 1
-        if t in (C.EMPTY, C.FLOOR) or is_open:
+        if t in (constants.EMPTY, constants.FLOOR) or is_open:
             nexts.append((fx, fy, d, opened, held))
-        if t == C.DOOR and (s == C.CLOSED or (s == C.LOCKED and held)) and (fx, fy) not in opened:
+        if (
+            t == constants.DOOR
+            and (s == constants.CLOSED or (s == constants.LOCKED and held))
+            and (fx, fy) not in opened
+        ):
             nexts.append((x, y, d, opened | {(fx, fy)}, held))
-        if t == C.KEY and not held:
+        if t == constants.KEY and not held:
             nexts.append((x, y, d, opened, True))
         for nxt in nexts:
             if nxt not in seen:
@@ -66,8 +68,8 @@ def batches():
         ("rooms_locked", dict(height=9, width=9, locked=True)),
         ("lava_field", dict(height=9, width=9, max_lava=25)),
     ]:
-        gen = G.make_generator(name.removesuffix("_solvable").removesuffix("_locked"), **opts)
-        levels = G.generate_batch(gen, jax.random.key(7), N)
+        gen = generators.make_generator(name.removesuffix("_solvable").removesuffix("_locked"), **opts)
+        levels = generators.generate_batch(gen, jax.random.key(7), N)
         out[name] = (levels, np.asarray(jax.jit(jax.vmap(solve.shortest_path))(levels)))
     return out
 
@@ -88,25 +90,29 @@ def test_generators_give_valid_levels_and_solvable_ones_when_asked(batches):
     for name, (levels, paths) in batches.items():
         grid = np.asarray(levels.grid)
         t = grid[..., 0]
-        assert (t[:, [0, -1], :] == C.WALL).all() and (t[:, :, [0, -1]] == C.WALL).all(), name
-        assert ((t == C.GOAL).sum(axis=(1, 2)) == 1).all(), f"{name}: one goal per level"
+        assert (t[:, [0, -1], :] == constants.WALL).all() and (t[:, :, [0, -1]] == constants.WALL).all(), name
+        assert ((t == constants.GOAL).sum(axis=(1, 2)) == 1).all(), f"{name}: one goal per level"
         ax, ay = np.asarray(levels.agent_pos).T
-        assert (t[np.arange(N), ay, ax] == C.EMPTY).all(), f"{name}: the agent stands on an empty cell"
+        assert (t[np.arange(N), ay, ax] == constants.EMPTY).all(), (
+            f"{name}: the agent stands on an empty cell"
+        )
         if name != "random_walls":
             assert (paths < solve.UNREACHABLE).all(), f"{name}: every level solvable"
-    walls = (np.asarray(batches["random_walls"][0].grid)[:, 1:-1, 1:-1, 0] == C.WALL).sum(axis=(1, 2))
+    walls = (np.asarray(batches["random_walls"][0].grid)[:, 1:-1, 1:-1, 0] == constants.WALL).sum(axis=(1, 2))
     assert walls.max() <= 40 and walls.min() < walls.max(), "a uniform number of walls up to the bound"
     # a perfect maze is a tree: free cells = edges + 1 over the rooms' grid
-    free = (np.asarray(batches["perfect_maze"][0].grid)[..., 0] != C.WALL).sum(axis=(1, 2))
+    free = (np.asarray(batches["perfect_maze"][0].grid)[..., 0] != constants.WALL).sum(axis=(1, 2))
     assert (free == 2 * 25 - 1).all()
     # locked rooms: one locked door, one key of its colour; on some levels fetching the key is shorter than
     # going round the locked door (2x2 rooms form a ring, so there is always a way round)
     levels, paths = batches["rooms_locked"]
     g = np.asarray(levels.grid)
-    assert ((g[..., 0] == C.KEY).sum(axis=(1, 2)) == 1).all()
-    lock = (g[..., 0] == C.DOOR) & (g[..., 2] == C.LOCKED)
-    assert (lock.sum(axis=(1, 2)) == 1).all() and (g[lock][:, 1] == g[g[..., 0] == C.KEY][:, 1]).all()
-    keyless = levels.replace(grid=jnp.where((levels.grid[..., :1] == C.KEY), jnp.uint8(C.EMPTY), levels.grid))
+    assert ((g[..., 0] == constants.KEY).sum(axis=(1, 2)) == 1).all()
+    lock = (g[..., 0] == constants.DOOR) & (g[..., 2] == constants.LOCKED)
+    assert (lock.sum(axis=(1, 2)) == 1).all() and (g[lock][:, 1] == g[g[..., 0] == constants.KEY][:, 1]).all()
+    keyless = levels.replace(
+        grid=jnp.where((levels.grid[..., :1] == constants.KEY), jnp.uint8(constants.EMPTY), levels.grid)
+    )
     without = np.asarray(jax.jit(jax.vmap(solve.shortest_path))(keyless))
     assert (without > paths).any(), "the key opens a shorter way"
 
@@ -130,23 +136,27 @@ def test_minigrid_encoding_and_ascii_round_trip(batches):
 
     levels, _ = batches["rooms"]
     one = jax.tree.map(lambda a: a[3], levels)
-    mg = lv.to_minigrid(one)
+    mg = to_minigrid(one)
     assert mg["encoding"].shape == (11, 11, 3)  # [x][y], as grid.encode()
     decoded, _ = Grid.decode(mg["encoding"])  # the real package reads it back to the same cells
     np.testing.assert_array_equal(decoded.encode(), mg["encoding"])
-    back = lv.from_minigrid(decoded.encode(), mg["agent_pos"], mg["agent_dir"])
+    back = from_minigrid(decoded.encode(), mg["agent_pos"], mg["agent_dir"])
     jax.tree.map(np.testing.assert_array_equal, back, one)
     for name in ("random_walls", "perfect_maze", "lava_field"):
         one = jax.tree.map(lambda a: a[0], batches[name][0])
-        jax.tree.map(np.testing.assert_array_equal, lv.from_ascii(lv.to_ascii(one)), one)
+        jax.tree.map(np.testing.assert_array_equal, from_ascii(to_ascii(one)), one)
     # JaxUED-style prefabs come without the border: it is added
-    small = lv.from_ascii("..#\n>.G\n...")
+    small = from_ascii("..#\n>.G\n...")
     assert small.grid.shape == (5, 5, 3) and tuple(np.asarray(small.agent_pos)) == (1, 2)
     assert int(solve.shortest_path(small)) == 2
     with pytest.raises(ValueError, match="exactly one agent"):
-        lv.from_ascii("...\n..G")
+        from_ascii("...\n..G")
     with pytest.raises(ValueError, match="no ASCII letter"):
-        lv.to_ascii(one.replace(grid=one.grid.at[1, 1].set(jnp.array([C.KEY, C.YELLOW, 0], jnp.uint8))))
+        to_ascii(
+            one.replace(
+                grid=one.grid.at[1, 1].set(jnp.array([constants.KEY, constants.YELLOW, 0], jnp.uint8))
+            )
+        )
 
 
 def _Exported(mg: dict, size: int, max_steps: int):
@@ -185,7 +195,7 @@ def test_a_level_exported_to_minigrid_steps_there_as_ours():
     env, params = stepper.env, stepper.params
     for seed in range(3):
         level = env.sample_level(jax.random.key(seed))
-        mg = lv.to_minigrid(level)
+        mg = to_minigrid(level)
         theirs = _Exported(mg, env.width, int(params.max_steps_in_episode))
         first, _ = theirs.reset(seed=seed)
         obs, _ = env.reset_to_level(jax.random.key(0), level, params)

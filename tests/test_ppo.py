@@ -277,7 +277,7 @@ def test_return_last20_is_nan_until_20_episodes_then_their_mean():
 def test_rollout_states_end_on_the_goal():
     """``rollout_states`` runs from the reset state to the state that ended the episode (the agent on the
     goal), which auto-reset would replace; ``states[:argmax(ended)]`` is exactly that episode."""
-    from jaxrl_suite.envs.grid import constants as C
+    from jaxrl_suite.envs.grid import constants
 
     env, params = jaxrl_suite.make("MiniGrid-Empty-5x5-v0")
     trainer = make_train(PPOConfig(num_envs=1, num_steps=8, total_timesteps=8), env, params)
@@ -285,7 +285,7 @@ def test_rollout_states_end_on_the_goal():
     def scripted(state, obs, key, greedy=True):
         """Forward until a wall is ahead, then turn right: the shortest path from (1, 1) east to (3, 3)."""
         ahead = obs["image"][:, 3, 5, 0]  # egocentric view: the agent at (3, 6) looks at (3, 5)
-        return jnp.where(ahead == C.WALL, C.RIGHT, C.FORWARD)
+        return jnp.where(ahead == constants.WALL, constants.RIGHT, constants.FORWARD)
 
     trainer.act = scripted
     states, ended = jax.jit(lambda k: rollout_states(trainer, None, k))(jax.random.key(0))

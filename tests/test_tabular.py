@@ -94,11 +94,11 @@ def test_the_tables_reproduce_the_environment_step(key_corridor):
 def test_horizon_cli_agrees_on_a_level_and_its_minigrid_export(tmp_path, capsys):
     """A Maze-v0 level analysed through --env and through its MiniGrid-encoding export: the same MDP."""
     from jaxrl_suite.cli import main
-    from jaxrl_suite.envs.grid import level as lv
+    from jaxrl_suite.envs.grid.level import to_minigrid
 
     env, params = jaxrl_suite.make("Maze-v0", size=5)
     _, state = env.reset(jax.random.key(3), params)
-    mg = lv.to_minigrid(env.level_of(state))
+    mg = to_minigrid(env.level_of(state))
     path = tmp_path / "level.json"
     path.write_text(json.dumps({"grid": mg["encoding"].tolist(), "agent_pos": mg["agent_pos"],
                                 "agent_dir": mg["agent_dir"]}))  # fmt: skip

@@ -23,8 +23,7 @@ from flax import struct
 from jaxrl_suite.algos import ppo
 from jaxrl_suite.algos.ppo import AUX_NAMES, PPOConfig, PPOHparams
 from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, UEDTrainer, restart
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import solve
+from jaxrl_suite.envs.grid import constants, solve
 from jaxrl_suite.envs.grid.envs.maze_editor import MazeEditor
 from jaxrl_suite.prng import fast_key
 
@@ -133,7 +132,7 @@ class PAIREDTrainer(UEDTrainer):
             "antagonist_best_return": ant_best.mean(),
             "regret": regret.mean(),
             "adversary_entropy": terms.entropy.mean(),
-            "walls": (interior == C.WALL).sum(axis=(1, 2)).mean().astype(jnp.float32),
+            "walls": (interior == constants.WALL).sum(axis=(1, 2)).mean().astype(jnp.float32),
             "solvable_rate": jax.vmap(solve.solvable)(levels).mean(),
             "solved_rate": (ep["done"] & (ep["return"] > 0)).any(axis=0).mean(),
         }

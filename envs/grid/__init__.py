@@ -9,10 +9,13 @@ missions ``mission`` (int32 placeholder indices). ``env.render(state, params)`` 
 
 from __future__ import annotations
 
+import re
+
 from jaxrl_suite import lazy
 from jaxrl_suite.registry import register
 
 _P = "jaxrl_suite.envs.grid.envs."
+_OBSTACLES = "dynamicobstacles:DynamicObstacles"
 
 # id -> (entry point, static kwargs, description)
 MINIGRID_IDS: dict[str, tuple[str, dict, str]] = {}
@@ -25,184 +28,84 @@ def _add(env_id: str, entry: str, desc: str, **kwargs) -> None:
 for _s in (5, 6, 8, 16):
     _add(f"MiniGrid-Empty-{_s}x{_s}-v0", "empty:Empty", f"MiniGrid Empty {_s}x{_s}: reach the goal", size=_s)
 for _s in (5, 6):
-    _add(
-        f"MiniGrid-Empty-Random-{_s}x{_s}-v0",
-        "empty:Empty",
-        f"MiniGrid Empty {_s}x{_s}, random start",
-        size=_s,
-        random_start=True,
-    )
+    _desc = f"MiniGrid Empty {_s}x{_s}, random start"
+    _add(f"MiniGrid-Empty-Random-{_s}x{_s}-v0", "empty:Empty", _desc, size=_s, random_start=True)
 for _s in (5, 6, 8, 16):
-    _add(
-        f"MiniGrid-DoorKey-{_s}x{_s}-v0",
-        "doorkey:DoorKey",
-        f"MiniGrid DoorKey {_s}x{_s}: key, locked door, goal",
-        size=_s,
-    )
+    _desc = f"MiniGrid DoorKey {_s}x{_s}: key, locked door, goal"
+    _add(f"MiniGrid-DoorKey-{_s}x{_s}-v0", "doorkey:DoorKey", _desc, size=_s)
 _add("MiniGrid-FourRooms-v0", "fourrooms:FourRooms", "MiniGrid FourRooms: 19x19, four rooms, random goal")
 for _s in (5, 6, 7):
-    _add(
-        f"MiniGrid-LavaGapS{_s}-v0",
-        "lavagap:LavaGap",
-        f"MiniGrid LavaGap {_s}x{_s}: cross a lava column",
-        size=_s,
-    )
+    _desc = f"MiniGrid LavaGap {_s}x{_s}: cross a lava column"
+    _add(f"MiniGrid-LavaGapS{_s}-v0", "lavagap:LavaGap", _desc, size=_s)
 for _s, _n in ((9, 1), (9, 2), (9, 3), (11, 5)):
-    _add(
-        f"MiniGrid-LavaCrossingS{_s}N{_n}-v0",
-        "crossing:Crossing",
-        f"MiniGrid LavaCrossing {_s}x{_s}, {_n} lava rivers",
-        size=_s,
-        num_crossings=_n,
-        obstacle="lava",
-    )
-    _add(
-        f"MiniGrid-SimpleCrossingS{_s}N{_n}-v0",
-        "crossing:Crossing",
-        f"MiniGrid SimpleCrossing {_s}x{_s}, {_n} walls",
-        size=_s,
-        num_crossings=_n,
-        obstacle="wall",
-    )
-_add(
-    "MiniGrid-DistShift1-v0",
-    "distshift:DistShift",
-    "MiniGrid DistShift1: lava strips, rows 1 and 2",
-    strip2_row=2,
-)
-_add(
-    "MiniGrid-DistShift2-v0",
-    "distshift:DistShift",
-    "MiniGrid DistShift2: lava strips, rows 1 and 5",
-    strip2_row=5,
-)
+    for _name, _obstacle, _what in (("Lava", "lava", "lava rivers"), ("Simple", "wall", "walls")):
+        _desc = f"MiniGrid {_name}Crossing {_s}x{_s}, {_n} {_what}"
+        _kw = dict(size=_s, num_crossings=_n, obstacle=_obstacle)
+        _add(f"MiniGrid-{_name}CrossingS{_s}N{_n}-v0", "crossing:Crossing", _desc, **_kw)
+for _row in (2, 5):
+    _desc = f"MiniGrid DistShift{_row // 2}: lava strips, rows 1 and {_row}"
+    _add(f"MiniGrid-DistShift{_row // 2}-v0", "distshift:DistShift", _desc, strip2_row=_row)
 for _s, _n in ((5, 2), (6, 3), (8, 4), (16, 8)):
-    _add(
-        f"MiniGrid-Dynamic-Obstacles-{_s}x{_s}-v0",
-        "dynamicobstacles:DynamicObstacles",
-        f"MiniGrid Dynamic-Obstacles {_s}x{_s}: dodge {_n} moving balls",
-        size=_s,
-        n_obstacles=_n,
-    )
+    _desc = f"MiniGrid Dynamic-Obstacles {_s}x{_s}: dodge {_n} moving balls"
+    _add(f"MiniGrid-Dynamic-Obstacles-{_s}x{_s}-v0", _OBSTACLES, _desc, size=_s, n_obstacles=_n)
     if _s in (5, 6):
-        _add(
-            f"MiniGrid-Dynamic-Obstacles-Random-{_s}x{_s}-v0",
-            "dynamicobstacles:DynamicObstacles",
-            f"MiniGrid Dynamic-Obstacles {_s}x{_s}, random start",
-            size=_s,
-            n_obstacles=_n,
-            random_start=True,
-        )
+        _desc, _kw = f"MiniGrid Dynamic-Obstacles {_s}x{_s}, random start", dict(size=_s, n_obstacles=_n)
+        _add(f"MiniGrid-Dynamic-Obstacles-Random-{_s}x{_s}-v0", _OBSTACLES, _desc, **_kw, random_start=True)
 for _s in (5, 6, 8):
-    _add(
-        f"MiniGrid-GoToDoor-{_s}x{_s}-v0",
-        "goto:GoToDoor",
-        f"MiniGrid GoToDoor {_s}x{_s}: go to the named door",
-        size=_s,
-    )
+    _desc = f"MiniGrid GoToDoor {_s}x{_s}: go to the named door"
+    _add(f"MiniGrid-GoToDoor-{_s}x{_s}-v0", "goto:GoToDoor", _desc, size=_s)
 for _s in (6, 8):
-    _add(
-        f"MiniGrid-GoToObject-{_s}x{_s}-N2-v0",
-        "goto:GoToObject",
-        f"MiniGrid GoToObject {_s}x{_s}: go to the named object",
-        size=_s,
-        num_objs=2,
-    )
+    _desc = f"MiniGrid GoToObject {_s}x{_s}: go to the named object"
+    _add(f"MiniGrid-GoToObject-{_s}x{_s}-N2-v0", "goto:GoToObject", _desc, size=_s, num_objs=2)
 for _s, _n in ((5, 2), (6, 2), (8, 3)):
-    _add(
-        f"MiniGrid-Fetch-{_s}x{_s}-N{_n}-v0",
-        "fetch:Fetch",
-        f"MiniGrid Fetch {_s}x{_s}: pick up the named object",
-        size=_s,
-        num_objs=_n,
-    )
+    _desc = f"MiniGrid Fetch {_s}x{_s}: pick up the named object"
+    _add(f"MiniGrid-Fetch-{_s}x{_s}-N{_n}-v0", "fetch:Fetch", _desc, size=_s, num_objs=_n)
 for _s, _n in ((6, 2), (8, 3)):
-    _add(
-        f"MiniGrid-PutNear-{_s}x{_s}-N{_n}-v0",
-        "putnear:PutNear",
-        f"MiniGrid PutNear {_s}x{_s}: put an object next to another",
-        size=_s,
-        num_objs=_n,
-    )
+    _desc = f"MiniGrid PutNear {_s}x{_s}: put an object next to another"
+    _add(f"MiniGrid-PutNear-{_s}x{_s}-N{_n}-v0", "putnear:PutNear", _desc, size=_s, num_objs=_n)
 for _s in (6, 8):
-    _add(
-        f"MiniGrid-RedBlueDoors-{_s}x{_s}-v0",
-        "redbluedoors:RedBlueDoors",
-        f"MiniGrid RedBlueDoors {_s}x{_s}: open red then blue",
-        size=_s,
-    )
+    _desc = f"MiniGrid RedBlueDoors {_s}x{_s}: open red then blue"
+    _add(f"MiniGrid-RedBlueDoors-{_s}x{_s}-v0", "redbluedoors:RedBlueDoors", _desc, size=_s)
 _add("MiniGrid-Unlock-v0", "unlock:Unlock", "MiniGrid Unlock: open the locked door", variant="unlock")
-_add(
-    "MiniGrid-UnlockPickup-v0",
-    "unlock:Unlock",
-    "MiniGrid UnlockPickup: unlock, then pick up the box",
-    variant="pickup",
-)
-_add(
-    "MiniGrid-BlockedUnlockPickup-v0",
-    "unlock:Unlock",
-    "MiniGrid BlockedUnlockPickup: move the ball, unlock, pick up the box",
-    variant="blocked",
-)
+_desc = "MiniGrid UnlockPickup: unlock, then pick up the box"
+_add("MiniGrid-UnlockPickup-v0", "unlock:Unlock", _desc, variant="pickup")
+_desc = "MiniGrid BlockedUnlockPickup: move the ball, unlock, pick up the box"
+_add("MiniGrid-BlockedUnlockPickup-v0", "unlock:Unlock", _desc, variant="blocked")
 for _s, _r in ((3, 1), (3, 2), (3, 3), (4, 3), (5, 3), (6, 3)):
-    _add(
-        f"MiniGrid-KeyCorridorS{_s}R{_r}-v0",
-        "keycorridor:KeyCorridor",
-        f"MiniGrid KeyCorridor rooms {_s}, {_r} rows: key, locked room, ball",
-        room_size=_s,
-        num_rows=_r,
-    )
-_add(
-    "MiniGrid-LockedRoom-v0", "lockedroom:LockedRoom", "MiniGrid LockedRoom: key from one room opens another"
-)
+    _desc = f"MiniGrid KeyCorridor rooms {_s}, {_r} rows: key, locked room, ball"
+    _add(f"MiniGrid-KeyCorridorS{_s}R{_r}-v0", "keycorridor:KeyCorridor", _desc, room_size=_s, num_rows=_r)
+_desc = "MiniGrid LockedRoom: key from one room opens another"
+_add("MiniGrid-LockedRoom-v0", "lockedroom:LockedRoom", _desc)
 for _s, _rand in ((17, True), (13, True), (13, False), (11, False), (9, False), (7, False)):
-    _add(
-        f"MiniGrid-MemoryS{_s}{'Random' if _rand else ''}-v0",
-        "memory:Memory",
-        f"MiniGrid Memory {_s}x{_s}{', random hallway' if _rand else ''}: remember the object",
-        size=_s,
-        random_length=_rand,
+    _id = f"MiniGrid-MemoryS{_s}{'Random' if _rand else ''}-v0"
+    _desc = f"MiniGrid Memory {_s}x{_s}{', random hallway' if _rand else ''}: remember the object"
+    _add(_id, "memory:Memory", _desc, size=_s, random_length=_rand)
+for _name, _kw in {
+    "N2-S4-v0": dict(min_num_rooms=2, max_num_rooms=2, max_room_size=4),
+    "N4-S5-v0": dict(min_num_rooms=6, max_num_rooms=6, max_room_size=5),
+    "N4-S5-v1": dict(min_num_rooms=4, max_num_rooms=4, max_room_size=5),
+    "N6-v0": dict(min_num_rooms=6, max_num_rooms=6, max_room_size=10),
+}.items():
+    _desc = (
+        f"MiniGrid MultiRoom: {_kw['max_num_rooms']} rooms (size <= {_kw['max_room_size']}) joined by doors"
     )
-for _name, _lo, _hi, _sz in (
-    ("N2-S4-v0", 2, 2, 4),
-    ("N4-S5-v0", 6, 6, 5),
-    ("N4-S5-v1", 4, 4, 5),
-    ("N6-v0", 6, 6, 10),
-):
-    _add(
-        f"MiniGrid-MultiRoom-{_name}",
-        "multiroom:MultiRoom",
-        f"MiniGrid MultiRoom: {_hi} rooms (size <= {_sz}) joined by doors",
-        min_num_rooms=_lo,
-        max_num_rooms=_hi,
-        max_room_size=_sz,
-    )
-for _name, _q, _box, _blk, _room, _vis, _v1 in (
-    ("1Dl-v0", 0, False, False, (0, 0), 2, False),
-    ("1Dlh-v0", 0, True, False, (0, 0), 2, False),
-    ("1Dlhb-v0", 0, True, True, (0, 0), 2, False),
-    ("2Dl-v0", 1, False, False, (2, 1), 4, False),
-    ("2Dlh-v0", 1, True, False, (2, 1), 4, False),
-    ("2Dlhb-v0", 1, True, True, (2, 1), 4, False),
-    ("1Q-v0", 1, True, True, (1, 1), 5, False),
-    ("2Q-v0", 2, True, True, (2, 1), 11, False),
-    ("Full-v0", 4, True, True, (1, 1), 25, False),
-    ("2Dlhb-v1", 1, True, True, (2, 1), 4, True),
-    ("1Q-v1", 1, True, True, (1, 1), 5, True),
-    ("2Q-v1", 2, True, True, (2, 1), 11, True),
-    ("Full-v1", 4, True, True, (1, 1), 25, True),
-):
-    _add(
-        f"MiniGrid-ObstructedMaze-{_name}",
-        "obstructedmaze:ObstructedMaze",
-        f"MiniGrid ObstructedMaze {_name[:-3]}: find the blue ball behind locked doors",
-        quarters=_q,
-        key_in_box=_box,
-        blocked=_blk,
-        agent_room=_room,
-        num_rooms_visited=_vis,
-        v1=_v1,
-    )
+    _add(f"MiniGrid-MultiRoom-{_name}", "multiroom:MultiRoom", _desc, **_kw)
+# ObstructedMaze: an id's maze (1D: two rooms; 2D, 1Q, 2Q, Full: quarters of the 3x3 maze) fixes its rooms, its
+# letters the doors: "l" locked, "h" keys hidden in boxes, "b" doors blocked by balls (the quarter mazes: all three).
+_MAZES = {
+    "1D": dict(quarters=0, agent_room=(0, 0), num_rooms_visited=2),
+    "2D": dict(quarters=1, agent_room=(2, 1), num_rooms_visited=4),
+    "1Q": dict(quarters=1, agent_room=(1, 1), num_rooms_visited=5),
+    "2Q": dict(quarters=2, agent_room=(2, 1), num_rooms_visited=11),
+    "Full": dict(quarters=4, agent_room=(1, 1), num_rooms_visited=25),
+}
+_OBSTRUCTED = ("1Dl", "1Dlh", "1Dlhb", "2Dl", "2Dlh", "2Dlhb", "1Q", "2Q", "Full")
+for _name in [f"{n}-v0" for n in _OBSTRUCTED] + ["2Dlhb-v1", "1Q-v1", "2Q-v1", "Full-v1"]:
+    _maze, _doors, _version = re.fullmatch(r"(\dD|\dQ|Full)(l?h?b?)-v([01])", _name).groups()
+    _doors = _doors or "lhb"
+    _desc = f"MiniGrid ObstructedMaze {_name[:-3]}: find the blue ball behind locked doors"
+    _kw = dict(**_MAZES[_maze], key_in_box="h" in _doors, blocked="b" in _doors, v1=_version == "1")
+    _add(f"MiniGrid-ObstructedMaze-{_name}", "obstructedmaze:ObstructedMaze", _desc, **_kw)
 
 for _id, (_entry, _kw, _desc) in MINIGRID_IDS.items():
     register(_id, _entry, _desc, family="minigrid", **_kw)

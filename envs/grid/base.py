@@ -1,13 +1,15 @@
 """``GridEnv``: the shared MiniGrid-style environment (spaces, observation, auto-reset step, rendering).
 
-Each family subclasses it and supplies ``generate`` (the level generator) and, where the task differs from
-"reach the goal, avoid lava", ``transition``. Static configuration (grid size, view size, see-through flag,
-full observability) is fixed at construction; ``max_steps_in_episode`` is a dynamic param and doubles as
-MiniGrid's ``max_steps`` in the success reward ``1 - 0.9 * step_count / max_steps``.
+Each family subclasses it, declares what is particular to it (default and least size, steps per cell, fixed
+grid, its own options) and supplies ``generate`` (the level generator) and, where the task differs from
+"reach the goal, avoid lava", ``transition``. Static configuration (shape and ``GridOptions``) is fixed at
+construction; ``max_steps_in_episode`` is a dynamic param and doubles as MiniGrid's ``max_steps`` in the
+success reward ``1 - 0.9 * step_count / max_steps``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -16,68 +18,94 @@ import numpy as np
 
 from jaxrl_suite import autoreset, spaces
 from jaxrl_suite.env import Environment, has_privileged_observation
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import observation as O
-from jaxrl_suite.envs.grid import render as R
+from jaxrl_suite.envs.grid import constants, layout
 from jaxrl_suite.envs.grid.dynamics import core_step, success_reward
+from jaxrl_suite.envs.grid.observation import (
+    egocentric_view,
+    full_image,
+    partial_image,
+    view_offsets,
+    visibility,
+)
+from jaxrl_suite.envs.grid.options import GridOptions, check_int, family_signature
+from jaxrl_suite.envs.grid.render import render_grid
 from jaxrl_suite.envs.grid.state import GridParams, GridState
 
-
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """A clear ValueError for a bad static size before anything is compiled."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
+__all__ = ["GridEnv", "GridOptions", "check_int"]
 
 
 class GridEnv(Environment):
     """A MiniGrid-faithful grid world; subclasses define the level generator and the task."""
 
-    #: MiniGrid's ``see_through_walls`` for this family (Empty, DistShift, ... set it True).
-    see_through_walls_default: bool = False
+    #: MiniGrid's default ``size`` for the family and the least it allows (grids are size x size unless the
+    #: family calls ``setup`` with its own shape).
+    default_size: int = 8
+    min_size: int = 3
+    #: MiniGrid's default episode limit per grid cell (``max_steps = k * width * height``).
+    steps_per_cell: int = 4
+    #: Whether the fixed grid has MiniGrid's goal in the bottom-right corner of the walled room.
+    corner_goal: bool = False
+    #: Whether MiniGrid starts the agent at (1, 1) facing right, which ``random_start`` makes uniform.
+    fixed_start: bool = False
+    #: This family's defaults for the shared options (``GridOptions``).
+    defaults: GridOptions = GridOptions()
     #: Whether boxes may hold objects (ObstructedMaze): enables box-contents bookkeeping in the step.
     box_contents: bool = False
     #: Mission placeholders (0 for a fixed mission) and their inclusive upper bounds.
     mission_high: tuple[int, ...] = ()
     #: Size of the action space (MiniGrid's Discrete(7); DynamicObstacles restricts it to 3).
-    num_actions: int = C.NUM_ACTIONS
+    num_actions: int = constants.NUM_ACTIONS
     #: State class (GridState, or a subclass with the family's extra fields).
     state_cls: type = GridState
     #: Whether ``transition`` uses its key (DynamicObstacles); if not, ``step`` hands its key to the reset.
     stochastic_step: bool = False
 
-    def __init__(
-        self,
-        width: int,
-        height: int,
-        max_steps: int,
-        agent_view_size: int = 7,
-        see_through_walls: bool | None = None,
-        fully_observable: bool = False,
-        tile_size: int = 32,
-        highlight: bool = True,
-    ):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = family_signature(cls)
+
+    def __init__(self, size: int | None = None, **options):
+        """A ``size x size`` grid (walls included); ``options`` are ``GridOptions`` fields."""
+        self.size = check_int("size", self.default_size if size is None else size, self.min_size)
+        self.setup(self.size, self.size, **options)
+
+    def setup(self, width: int, height: int, **options) -> None:
+        """Fix the grid's shape and the shared options (families with another shape call this directly)."""
         self.width = check_int("width", width, 3)
         self.height = check_int("height", height, 3)
-        self.max_steps = check_int("max_steps", max_steps, 1)
-        view = check_int("agent_view_size", agent_view_size, 3)
-        if view % 2 != 1:
-            raise ValueError(f"agent_view_size must be odd (MiniGrid), got {view}")
-        self.agent_view_size = view
-        if see_through_walls is None:
-            see_through_walls = self.see_through_walls_default
-        if not isinstance(see_through_walls, bool):
-            raise ValueError(f"see_through_walls must be a bool or None, got {see_through_walls!r}")
-        if not isinstance(fully_observable, bool):
-            raise ValueError(f"fully_observable must be a bool, got {fully_observable!r}")
-        self.see_through_walls = see_through_walls
-        self.fully_observable = fully_observable
-        self.tile_size = check_int("tile_size", tile_size, 1)
-        self.highlight = bool(highlight)
-        self._offsets = O.view_offsets(view)
+        self.options = opts = self.defaults.updated(**options)
+        if opts.random_start and not self.fixed_start:
+            raise ValueError(f"{self.name} has no fixed start for random_start to replace")
+        self.agent_view_size, self.see_through_walls = opts.agent_view_size, opts.see_through_walls
+        self.fully_observable, self.tile_size, self.highlight = (
+            opts.fully_observable,
+            opts.tile_size,
+            bool(opts.highlight),
+        )
+        self._offsets = view_offsets(self.agent_view_size)
+
+    @property
+    def max_steps(self) -> int:
+        """The episode limit: the ``max_steps`` option, else the family's MiniGrid default."""
+        return self.options.max_steps or self.default_max_steps()
+
+    def default_max_steps(self) -> int:
+        """MiniGrid's default episode limit for this family (``steps_per_cell`` per cell by default)."""
+        return self.steps_per_cell * self.width * self.height
+
+    @functools.cached_property
+    def fixed_grid(self) -> np.ndarray:
+        """What every level starts from (numpy, built once): MiniGrid's walled room, with the corner goal where
+        the family has one. Families with more fixed structure override it."""
+        goal = (self.width - 2, self.height - 2) if self.corner_goal else None
+        return layout.walled_room(self.height, self.width, goal)
+
+    def agent_start(self, rng: layout.Rand, grid) -> tuple[jax.Array, jax.Array]:
+        """MiniGrid's ``agent_start_pos``: (1, 1) facing right, or with ``random_start`` a uniform free cell
+        and direction (``place_agent``)."""
+        if self.options.random_start:
+            return layout.place_agent_pose(rng, grid, jnp.ones(grid.shape[:2], bool))
+        return jnp.array([1, 1], jnp.int32), jnp.int32(0)
 
     # ----------------------------------------------------------------- to be provided by each family
     def generate(self, key: jax.Array, params: GridParams) -> GridState:
@@ -101,7 +129,7 @@ class GridEnv(Environment):
         if not self.box_contents:
             contents = jnp.zeros((0, 0, 2), jnp.uint8)  # no box ever holds anything: nothing to carry around
         elif contents is None:
-            contents = jnp.broadcast_to(jnp.array(C.NOTHING, jnp.uint8), (h, w, 2))
+            contents = jnp.broadcast_to(jnp.array(constants.NOTHING, jnp.uint8), (h, w, 2))
         if mission is None:
             mission = jnp.zeros((len(self.mission_high),), jnp.int32)
         return self.state_cls(
@@ -110,8 +138,8 @@ class GridEnv(Environment):
             contents=jnp.asarray(contents, jnp.uint8),
             agent_pos=jnp.asarray(agent_pos, jnp.int32),
             agent_dir=jnp.asarray(agent_dir, jnp.int32),
-            carrying=jnp.array(C.NOTHING, jnp.uint8),
-            carrying_contents=jnp.array(C.NOTHING, jnp.uint8),
+            carrying=jnp.array(constants.NOTHING, jnp.uint8),
+            carrying_contents=jnp.array(constants.NOTHING, jnp.uint8),
             mission=jnp.asarray(mission, jnp.int32),
             **extra,
         )
@@ -119,9 +147,9 @@ class GridEnv(Environment):
     def get_obs(self, state: GridState, params: GridParams | None = None) -> dict:
         """MiniGrid's observation dict: image, direction and (for variable missions) the mission."""
         if self.fully_observable:
-            image = O.full_image(state.grid, state.agent_pos, state.agent_dir)
+            image = full_image(state.grid, state.agent_pos, state.agent_dir)
         else:
-            image = O.partial_image(
+            image = partial_image(
                 state.grid,
                 state.agent_pos,
                 state.agent_dir,
@@ -220,13 +248,13 @@ class GridEnv(Environment):
         highlight = None
         if self.highlight:
             highlight = self.visible_cells(state)
-        return R.render_grid(state.grid, state.agent_pos, state.agent_dir, highlight, self.tile_size)
+        return render_grid(state.grid, state.agent_pos, state.agent_dir, highlight, self.tile_size)
 
     def visible_cells(self, state: GridState) -> jax.Array:
         """bool[H, W]: world cells in the agent's view that it can see (MiniGrid's render highlight)."""
         offsets = jnp.asarray(self._offsets)
-        view = O.egocentric_view(state.grid, state.agent_pos, state.agent_dir, offsets)
-        vis = jnp.ones(view.shape[:2], bool) if self.see_through_walls else O.visibility(view)
+        view = egocentric_view(state.grid, state.agent_pos, state.agent_dir, offsets)
+        vis = jnp.ones(view.shape[:2], bool) if self.see_through_walls else visibility(view)
         off = offsets[state.agent_dir]
         x = state.agent_pos[0] + off[..., 0]
         y = state.agent_pos[1] + off[..., 1]

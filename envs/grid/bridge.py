@@ -20,12 +20,19 @@ import numpy as np
 from flax import struct
 
 from jaxrl_suite.env import Environment, EnvParams
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.spaces import Box, Discrete
 
 ACTIONS = {
-    6: (C.LEFT, C.RIGHT, C.FORWARD, C.PICKUP, C.DROP, C.TOGGLE),
-    3: (C.LEFT, C.RIGHT, C.FORWARD),
+    6: (
+        constants.LEFT,
+        constants.RIGHT,
+        constants.FORWARD,
+        constants.PICKUP,
+        constants.DROP,
+        constants.TOGGLE,
+    ),
+    3: (constants.LEFT, constants.RIGHT, constants.FORWARD),
 }
 
 
@@ -82,7 +89,9 @@ class Bridge(Environment):
     def observe(self, state: Any) -> jax.Array:
         """MiniGrid's FullyObsWrapper image: the grid encoding with the agent as (agent, red, direction)."""
         x, y = state.agent_pos[0], state.agent_pos[1]
-        agent = jnp.stack([jnp.uint8(C.AGENT), jnp.uint8(C.RED), state.agent_dir.astype(jnp.uint8)])
+        agent = jnp.stack(
+            [jnp.uint8(constants.AGENT), jnp.uint8(constants.RED), state.agent_dir.astype(jnp.uint8)]
+        )
         return state.grid.at[y, x].set(agent)
 
     def reset_env(self, key, params):

@@ -20,9 +20,6 @@ COLOR_TO_IDX = {n: i for i, n in enumerate(COLOR_NAMES_BY_IDX)}
 COLOR_RGB = np.array(
     [[255, 0, 0], [0, 255, 0], [0, 0, 255], [112, 39, 195], [255, 255, 0], [100, 100, 100]], dtype=np.int64
 )
-# MiniGrid's COLOR_NAMES is the *sorted* name list; generators index it (e.g. ObstructedMaze's blue ball is
-# COLOR_NAMES[0]), so keep that order as colour indices.
-SORTED_COLORS = np.array([COLOR_TO_IDX[n] for n in sorted(COLOR_TO_IDX)], dtype=np.int32)
 
 # Door states (STATE_TO_IDX).
 OPEN, CLOSED, LOCKED = 0, 1, 2

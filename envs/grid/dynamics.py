@@ -12,10 +12,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.state import GridState
 
-_DIR_VEC = jnp.asarray(C.DIR_TO_VEC)
+_DIR_VEC = jnp.asarray(constants.DIR_TO_VEC)
 SELECT_WRITE_CELLS = 100  # grids up to this many cells are written by select, larger ones by scatter
 
 
@@ -67,38 +67,45 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
 
     ctype, ccol, cstate = cell[0], cell[1], cell[2]
     carry_t, carry_c = state.carrying[0], state.carrying[1]
-    holding = carry_t != C.EMPTY
+    holding = carry_t != constants.EMPTY
 
-    is_fwd = action == C.FORWARD
-    is_door = ctype == C.DOOR
-    overlap = (ctype == C.EMPTY) | (ctype == C.GOAL) | (ctype == C.FLOOR) | (ctype == C.LAVA)
-    overlap = overlap | (is_door & (cstate == C.OPEN))
+    is_fwd = action == constants.FORWARD
+    is_door = ctype == constants.DOOR
+    overlap = (
+        (ctype == constants.EMPTY)
+        | (ctype == constants.GOAL)
+        | (ctype == constants.FLOOR)
+        | (ctype == constants.LAVA)
+    )
+    overlap = overlap | (is_door & (cstate == constants.OPEN))
     moved = is_fwd & overlap
     new_pos = jnp.where(moved, fpos, pos)
-    turn = jnp.where(action == C.LEFT, 3, jnp.where(action == C.RIGHT, 1, 0))
+    turn = jnp.where(action == constants.LEFT, 3, jnp.where(action == constants.RIGHT, 1, 0))
     new_dir = (d + turn) % 4
 
-    pickable = (ctype == C.KEY) | (ctype == C.BALL) | (ctype == C.BOX)
-    picked = (action == C.PICKUP) & pickable & ~holding
-    dropped = (action == C.DROP) & (ctype == C.EMPTY) & holding
-    toggle = action == C.TOGGLE
-    has_key = (carry_t == C.KEY) & (carry_c == ccol)
-    locked = cstate == C.LOCKED
+    pickable = (ctype == constants.KEY) | (ctype == constants.BALL) | (ctype == constants.BOX)
+    picked = (action == constants.PICKUP) & pickable & ~holding
+    dropped = (action == constants.DROP) & (ctype == constants.EMPTY) & holding
+    toggle = action == constants.TOGGLE
+    has_key = (carry_t == constants.KEY) & (carry_c == ccol)
+    locked = cstate == constants.LOCKED
     door_toggled = toggle & is_door & (~locked | has_key)
     # A locked door opens with the matching key; otherwise open <-> closed.
-    new_door_state = jnp.where(locked | (cstate == C.CLOSED), C.OPEN, C.CLOSED).astype(jnp.uint8)
-    door_opened = door_toggled & (new_door_state == C.OPEN)
+    new_door_state = jnp.where(
+        locked | (cstate == constants.CLOSED), constants.OPEN, constants.CLOSED
+    ).astype(jnp.uint8)
+    door_opened = door_toggled & (new_door_state == constants.OPEN)
 
     u8 = jnp.uint8
-    empty_cell = jnp.array(C.CELL_EMPTY, u8)
+    empty_cell = jnp.array(constants.CELL_EMPTY, u8)
     drop_cell = jnp.stack([carry_t, carry_c, jnp.zeros((), u8)])
     new_cell = jnp.where(picked, empty_cell, cell)
     new_cell = jnp.where(dropped, drop_cell, new_cell)
     new_cell = jnp.where(door_toggled, jnp.stack([ctype, ccol, new_door_state]), new_cell)
-    nothing = jnp.array(C.NOTHING, u8)
+    nothing = jnp.array(constants.NOTHING, u8)
     carrying = jnp.where(picked, cell[:2], jnp.where(dropped, nothing, state.carrying))
     # Toggling a box replaces it by its contents (or nothing).
-    box_opened = toggle & (ctype == C.BOX)
+    box_opened = toggle & (ctype == constants.BOX)
     contents, carrying_contents = state.contents, state.carrying_contents
     inside = state.contents[fy, fx] if boxes else nothing
     new_cell = jnp.where(box_opened, jnp.concatenate([inside, jnp.zeros((1,), u8)]), new_cell)
@@ -124,8 +131,8 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
         front_pos=fpos,
         front_cell=cell,
         moved=moved,
-        reached_goal=is_fwd & (ctype == C.GOAL),
-        reached_lava=is_fwd & (ctype == C.LAVA),
+        reached_goal=is_fwd & (ctype == constants.GOAL),
+        reached_lava=is_fwd & (ctype == constants.LAVA),
         picked_up=picked,
         dropped=dropped,
         door_opened=door_opened,
@@ -136,3 +143,16 @@ def core_step(state: GridState, action: jax.Array, boxes: bool = True) -> tuple[
 def success_reward(time: jax.Array, max_steps) -> jax.Array:
     """MiniGrid's ``1 - 0.9 * step_count / max_steps`` (step_count already incremented)."""
     return 1.0 - 0.9 * (time.astype(jnp.float32) / jnp.asarray(max_steps, jnp.float32))
+
+
+def reward_if(won: jax.Array, state: GridState, params) -> jax.Array:
+    """MiniGrid's success reward where ``won`` (after the step), else 0."""
+    return jnp.where(won, success_reward(state.time, params.max_steps_in_episode), 0.0)
+
+
+def pickup_target_step(state: GridState, action: jax.Array, params, boxes: bool = False):
+    """One step of a task won by picking up an object of kind ``state.target_obj`` (KeyCorridor,
+    ObstructedMaze, UnlockPickup): ``(state, reward, terminated)``."""
+    state, _ = core_step(state, action, boxes)
+    won = (action == constants.PICKUP) & jnp.all(state.carrying == state.target_obj.astype(jnp.uint8))
+    return state, reward_if(won, state, params), won

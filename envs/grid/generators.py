@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.base import check_int
 from jaxrl_suite.envs.grid.level import Level, make_level
 
@@ -23,9 +23,9 @@ from jaxrl_suite.envs.grid.level import Level, make_level
 def _walled(height: int, width: int) -> np.ndarray:
     """uint8[height + 2, width + 2, 3]: an empty interior inside the outer walls."""
     grid = np.zeros((height + 2, width + 2, 3), np.uint8)
-    grid[...] = C.CELL_EMPTY
-    grid[[0, -1], :] = C.CELL_WALL
-    grid[:, [0, -1]] = C.CELL_WALL
+    grid[...] = constants.CELL_EMPTY
+    grid[[0, -1], :] = constants.CELL_WALL
+    grid[:, [0, -1]] = constants.CELL_WALL
     return grid
 
 
@@ -42,7 +42,12 @@ def reachable(grid: jax.Array, start: jax.Array) -> jax.Array:
     """bool[H, W]: cells the agent can walk to from ``start`` (empty, goal or open-door cells; closed doors
     count as passable, since the agent can open them; lava and locked doors do not)."""
     t, s = grid[..., 0], grid[..., 2]
-    passable = (t == C.EMPTY) | (t == C.GOAL) | (t == C.FLOOR) | ((t == C.DOOR) & (s != C.LOCKED))
+    passable = (
+        (t == constants.EMPTY)
+        | (t == constants.GOAL)
+        | (t == constants.FLOOR)
+        | ((t == constants.DOOR) & (s != constants.LOCKED))
+    )
     seen = jnp.zeros(t.shape, bool).at[start[1], start[0]].set(True)
 
     def grow(carry):
@@ -59,7 +64,7 @@ def _place_agent_and_goal(key, grid: jax.Array, solvable: bool) -> Level:
     agent can reach when ``solvable``)."""
     h, w = grid.shape[:2]
     k_agent, k_dir, k_goal = jax.random.split(key, 3)
-    free = grid[..., 0] == C.EMPTY
+    free = grid[..., 0] == constants.EMPTY
     agent = _xy(_choose(k_agent, free), w)
     allowed = free.at[agent[1], agent[0]].set(False)
     if solvable:
@@ -67,15 +72,15 @@ def _place_agent_and_goal(key, grid: jax.Array, solvable: bool) -> Level:
         # boxed in (no reachable cell): clear the cells around the agent, then one is reachable
         boxed = ~allowed.any()
         ring = jnp.zeros((h, w), bool)
-        for dx, dy in C.DIR_TO_VEC:
+        for dx, dy in constants.DIR_TO_VEC:
             ring = ring.at[agent[1] + dy, agent[0] + dx].set(True)
         inner = np.zeros((h, w), bool)
         inner[1:-1, 1:-1] = True
         clear = boxed & ring & inner
-        grid = jnp.where(clear[..., None], jnp.asarray(C.CELL_EMPTY, jnp.uint8), grid)
+        grid = jnp.where(clear[..., None], jnp.asarray(constants.CELL_EMPTY, jnp.uint8), grid)
         allowed = jnp.where(boxed, clear, allowed)
     goal = _xy(_choose(k_goal, allowed), w)
-    grid = grid.at[goal[1], goal[0]].set(jnp.asarray(C.CELL_GOAL, jnp.uint8))
+    grid = grid.at[goal[1], goal[0]].set(jnp.asarray(constants.CELL_GOAL, jnp.uint8))
     return make_level(grid, agent, jax.random.randint(k_dir, (), 0, 4))
 
 
@@ -115,7 +120,7 @@ def random_walls(height: int = 13, width: int = 13, max_walls: int = 60, solvabl
 
     def generate(key: jax.Array) -> Level:
         k_walls, k_place = jax.random.split(key)
-        grid = _scatter(k_walls, height, width, max_walls, C.CELL_WALL)
+        grid = _scatter(k_walls, height, width, max_walls, constants.CELL_WALL)
         return _place_agent_and_goal(k_place, grid, solvable)
 
     return generate
@@ -128,7 +133,7 @@ def lava_field(height: int = 9, width: int = 9, max_lava: int = 20, solvable: bo
 
     def generate(key: jax.Array) -> Level:
         k_lava, k_place = jax.random.split(key)
-        grid = _scatter(k_lava, height, width, max_lava, C.CELL_LAVA)
+        grid = _scatter(k_lava, height, width, max_lava, constants.CELL_LAVA)
         return _place_agent_and_goal(k_place, grid, solvable)
 
     return generate
@@ -175,7 +180,9 @@ def perfect_maze(height: int = 13, width: int = 13):
         init = (carved, visited, stack, jnp.int32(0))
         (carved, *_), _ = jax.lax.scan(step, init, jax.random.split(k_walk, 2 * n))
         grid = jnp.where(
-            carved[..., None], jnp.asarray(C.CELL_EMPTY, jnp.uint8), jnp.asarray(C.CELL_WALL, jnp.uint8)
+            carved[..., None],
+            jnp.asarray(constants.CELL_EMPTY, jnp.uint8),
+            jnp.asarray(constants.CELL_WALL, jnp.uint8),
         )
         return _place_agent_and_goal(k_place, grid, solvable=False)  # connected by construction
 
@@ -187,7 +194,7 @@ def rooms(
     width: int = 13,
     rooms_y: int = 2,
     rooms_x: int = 2,
-    door_color: int = C.YELLOW,
+    door_color: int = constants.YELLOW,
     locked: bool = False,
 ):
     """A ``rooms_y x rooms_x`` grid of rooms; every wall between two neighbouring rooms has one closed door
@@ -210,12 +217,12 @@ def rooms(
         raise ValueError("locked=True needs a door: use more than one room")
     base = _walled(height, width)
     for i in range(1, rooms_y):
-        base[i * ry, :] = C.CELL_WALL
+        base[i * ry, :] = constants.CELL_WALL
     for j in range(1, rooms_x):
-        base[:, j * rx] = C.CELL_WALL
-    door = np.array([C.DOOR, door_color, C.CLOSED], np.uint8)
-    locked_door = np.array([C.DOOR, door_color, C.LOCKED], np.uint8)
-    key_cell = np.array([C.KEY, door_color, 0], np.uint8)
+        base[:, j * rx] = constants.CELL_WALL
+    door = np.array([constants.DOOR, door_color, constants.CLOSED], np.uint8)
+    locked_door = np.array([constants.DOOR, door_color, constants.LOCKED], np.uint8)
+    key_cell = np.array([constants.KEY, door_color, 0], np.uint8)
 
     def generate(key: jax.Array) -> Level:
         k_doors, k_place, k_lock, k_key = jax.random.split(key, 4)
@@ -238,7 +245,7 @@ def rooms(
             return level
         grid = level.grid
         room = reachable(grid, level.agent_pos)  # closed doors pass, the locked one does not
-        room = room & (grid[..., 0] == C.EMPTY) & ~_at(level.agent_pos, grid.shape[:2])
+        room = room & (grid[..., 0] == constants.EMPTY) & ~_at(level.agent_pos, grid.shape[:2])
         spot = _xy(_choose(k_key, room), grid.shape[1])
         grid = jnp.where(room.any(), grid.at[spot[1], spot[0]].set(key_cell), grid)
         return level.replace(grid=grid)

@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import prefabs as P
+from jaxrl_suite.envs.grid import constants, prefabs
 from jaxrl_suite.envs.grid.generators import perfect_maze
 from jaxrl_suite.envs.grid.level import Level, make_level
 
@@ -28,8 +27,10 @@ MAX_STEPS_JAXUED = 250
 def _walled(inner: np.ndarray) -> np.ndarray:
     """uint8[h + 2, w + 2, 3] from a bool wall map of the interior, outer walls added."""
     grid = np.zeros((inner.shape[0] + 2, inner.shape[1] + 2, 3), np.uint8)
-    grid[...] = C.CELL_WALL
-    grid[1:-1, 1:-1] = np.where(inner[..., None], np.uint8(C.CELL_WALL), np.uint8(C.CELL_EMPTY))
+    grid[...] = constants.CELL_WALL
+    grid[1:-1, 1:-1] = np.where(
+        inner[..., None], np.uint8(constants.CELL_WALL), np.uint8(constants.CELL_EMPTY)
+    )
     return grid
 
 
@@ -46,7 +47,7 @@ def corridor(n: int, key: jax.Array) -> Level:
     k_goal, k_dir = jax.random.split(key)
     gx, gy = alcoves[int(jax.random.randint(k_goal, (), 0, len(alcoves)))]
     grid = _walled(inner)
-    grid[gy + 1, gx + 1] = C.CELL_GOAL
+    grid[gy + 1, gx + 1] = constants.CELL_GOAL
     return make_level(grid, (1, mid + 1), int(jax.random.randint(k_dir, (), 0, 4)))
 
 
@@ -66,7 +67,7 @@ def four_rooms(key: jax.Array, n: int = 17) -> Level:
     goal = int(jax.random.choice(k[2], free))
     agent = int(jax.random.choice(k[3], free[free != goal]))
     grid = _walled(inner)
-    grid[goal // n + 1, goal % n + 1] = C.CELL_GOAL
+    grid[goal // n + 1, goal % n + 1] = constants.CELL_GOAL
     return make_level(grid, (agent % n + 1, agent // n + 1), int(jax.random.randint(k[4], (), 0, 4)))
 
 
@@ -77,7 +78,7 @@ def _embed(level: Level, size: int) -> Level:
     if h > size + 2 or w > size + 2:
         raise ValueError(f"a {h - 2}x{w - 2} level does not fit size={size}")
     grid = np.zeros((size + 2, size + 2, 3), np.uint8)
-    grid[...] = C.CELL_WALL
+    grid[...] = constants.CELL_WALL
     grid[:h, :w] = g
     return make_level(grid, level.agent_pos, level.agent_dir)
 
@@ -90,9 +91,9 @@ def heldout_set(
     if instances < 1:
         raise ValueError(f"instances must be >= 1, got {instances}")
     names, levels, steps = [], [], []
-    for name in P.PREFABS:
+    for name in prefabs.PREFABS:
         names.append(name)
-        levels.append(P.prefab(name, size))
+        levels.append(prefabs.prefab(name, size))
         steps.append(MAX_STEPS_JAXUED)
     makers = {
         "SmallCorridor": (lambda k: corridor(13, k), 2 * 15 * 15),

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.hashrng import (  # noqa: F401  (the level generators' random stream, re-exported)
     Rand,
     hash32,
@@ -59,18 +59,12 @@ def flat_to_xy(idx: jax.Array, w: int) -> jax.Array:
     return jnp.stack([idx % w, idx // w]).astype(jnp.int32)
 
 
-def cells(types, colors=0, states=0) -> np.ndarray:
-    """uint8[..., 3] from broadcast (type, colour, state) arrays (numpy, for static layouts)."""
-    t, c, s = np.broadcast_arrays(np.asarray(types), np.asarray(colors), np.asarray(states))
-    return np.stack([t, c, s], -1).astype(np.uint8)
-
-
 def empty_grid(h: int, w: int) -> np.ndarray:
     """uint8[H, W, 3] of empty cells."""
-    return np.broadcast_to(np.array(C.CELL_EMPTY, np.uint8), (h, w, 3)).copy()
+    return np.broadcast_to(np.array(constants.CELL_EMPTY, np.uint8), (h, w, 3)).copy()
 
 
-def np_wall_rect(grid: np.ndarray, x: int, y: int, w: int, h: int, cell=C.CELL_WALL) -> np.ndarray:
+def np_wall_rect(grid: np.ndarray, x: int, y: int, w: int, h: int, cell=constants.CELL_WALL) -> np.ndarray:
     """MiniGrid's ``Grid.wall_rect`` on a static numpy grid (in place; returns it)."""
     grid[y, x : x + w] = cell
     grid[y + h - 1, x : x + w] = cell
@@ -104,7 +98,7 @@ def cell_of(t, c, s=0) -> jax.Array:
 
 def free_mask(grid: jax.Array) -> jax.Array:
     """bool[H, W]: empty cells (MiniGrid: ``grid.get(x, y) is None``)."""
-    return grid[..., 0] == C.EMPTY
+    return grid[..., 0] == constants.EMPTY
 
 
 def not_at(h: int, w: int, pos: jax.Array) -> jax.Array:
@@ -124,10 +118,11 @@ def place(rng: Rand, grid: jax.Array, region: jax.Array, agent_pos: jax.Array | 
 
 def front_types(grid: jax.Array) -> jax.Array:
     """int[H, W, 4]: type of the cell in front of each cell for each direction (walls beyond the border)."""
-    t = jnp.pad(grid[..., 0], 1, constant_values=C.WALL)
+    t = jnp.pad(grid[..., 0], 1, constant_values=constants.WALL)
     h, w = grid.shape[:2]
     return jnp.stack(
-        [t[1 + int(dy) : 1 + int(dy) + h, 1 + int(dx) : 1 + int(dx) + w] for dx, dy in C.DIR_TO_VEC], -1
+        [t[1 + int(dy) : 1 + int(dy) + h, 1 + int(dx) : 1 + int(dx) + w] for dx, dy in constants.DIR_TO_VEC],
+        -1,
     )
 
 
@@ -137,6 +132,44 @@ def place_agent_pose(rng: Rand, grid: jax.Array, region: jax.Array) -> tuple[jax
     return pos, rng.int(0, 4)
 
 
-def sorted_color(idx: jax.Array) -> jax.Array:
-    """Colour index of ``COLOR_NAMES[idx]`` (MiniGrid's sorted colour names)."""
-    return jnp.asarray(C.SORTED_COLORS)[idx]
+def walled_room(h: int, w: int, goal: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8[H, W, 3]: MiniGrid's ``wall_rect(0, 0, w, h)`` around empty cells, with a goal at (x, y) if given."""
+    grid = np_wall_rect(empty_grid(h, w), 0, 0, w, h)
+    if goal is not None:
+        grid[goal[1], goal[0]] = constants.CELL_GOAL
+    return grid
+
+
+def distinct_pair(rng: Rand, n) -> tuple[jax.Array, jax.Array]:
+    """Two distinct uniform indices below ``n`` (the second uniform over the rest): MiniGrid's place-then-place
+    on one free region, in closed form."""
+    first, second = rng.int(0, n), rng.int(0, n - 1)
+    return first, second + (second >= first)
+
+
+def two_cells_in_rect(rng: Rand, top: tuple[int, int], cols, rows):
+    """Two distinct uniform cells, as (x, y) tuples, of an empty ``cols x rows`` rectangle at ``top``: MiniGrid's
+    ``place_agent`` then ``place_obj`` there, in closed form."""
+    first, second = distinct_pair(rng, cols * rows)
+    return (top[0] + first % cols, top[1] + first // cols), (top[0] + second % cols, top[1] + second // cols)
+
+
+def computed_once(*values: jax.Array) -> list[jax.Array]:
+    """The values (int32 scalars and vectors), each computed once per level rather than once per grid cell
+    that reads it: one ``materialize`` of them all (XLA:CPU would otherwise fuse them into every cell)."""
+    if all(jnp.ndim(v) == 0 for v in values):
+        return list(materialize(jnp.stack(values)))
+    shapes = [jnp.shape(v) for v in values]
+    flat = materialize(jnp.concatenate([jnp.reshape(v, (-1,)) for v in values]))
+    out, i = [], 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        out.append(flat[i : i + n].reshape(shape))
+        i += n
+    return out
+
+
+def vert_wall(grid, x, cell=constants.CELL_WALL) -> jax.Array:
+    """MiniGrid's ``vert_wall(x, 0)``: column x, top to bottom, set to ``cell``."""
+    columns, _ = coords(*grid.shape[:2])
+    return put_where(grid, columns == x, cell)

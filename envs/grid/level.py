@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 
 
 @struct.dataclass
@@ -37,7 +37,7 @@ class Level:
     @property
     def goal_pos(self) -> jax.Array:
         """(x, y) of the first goal cell in row-major order ((-1, -1) when there is none)."""
-        is_goal = (self.grid[..., 0] == C.GOAL).reshape(self.grid.shape[:-3] + (-1,))
+        is_goal = (self.grid[..., 0] == constants.GOAL).reshape(self.grid.shape[:-3] + (-1,))
         idx = jnp.argmax(is_goal, axis=-1)
         xy = jnp.stack([idx % self.width, idx // self.width], -1).astype(jnp.int32)
         return jnp.where(is_goal.any(-1)[..., None], xy, -1)
@@ -79,7 +79,13 @@ def from_minigrid(encoding: Any, agent_pos: Any, agent_dir: Any) -> Level:
 # ----------------------------------------------------------------------------------- ASCII
 #: One character per cell: ``#`` wall, ``.`` empty, ``G`` goal, ``L`` lava, ``>v<^`` the agent (facing
 #: right, down, left, up) on an empty cell. JaxUED's maze prefabs use the same letters for walls, goal, agent.
-ASCII_CELLS = {"#": C.CELL_WALL, ".": C.CELL_EMPTY, " ": C.CELL_EMPTY, "G": C.CELL_GOAL, "L": C.CELL_LAVA}
+ASCII_CELLS = {
+    "#": constants.CELL_WALL,
+    ".": constants.CELL_EMPTY,
+    " ": constants.CELL_EMPTY,
+    "G": constants.CELL_GOAL,
+    "L": constants.CELL_LAVA,
+}
 ASCII_AGENT = ">v<^"
 
 
@@ -100,12 +106,12 @@ def from_ascii(text: str, border: bool | None = None) -> Level:
     bad = sorted({ch for r in rows for ch in r if ch not in ASCII_CELLS and ch not in ASCII_AGENT})
     if bad:
         raise ValueError(f"unknown ASCII cell(s) {bad}; known: {sorted(ASCII_CELLS)} and {list(ASCII_AGENT)}")
-    grid = np.array([[ASCII_CELLS.get(ch, C.CELL_EMPTY) for ch in r] for r in rows], np.uint8)
+    grid = np.array([[ASCII_CELLS.get(ch, constants.CELL_EMPTY) for ch in r] for r in rows], np.uint8)
     (x, y), d = agents[0], ASCII_AGENT.index(rows[agents[0][1]][agents[0][0]])
-    walled = (grid[[0, -1], :, 0] == C.WALL).all() and (grid[:, [0, -1], 0] == C.WALL).all()
+    walled = (grid[[0, -1], :, 0] == constants.WALL).all() and (grid[:, [0, -1], 0] == constants.WALL).all()
     if border if border is not None else not walled:
         grid = np.pad(grid, ((1, 1), (1, 1), (0, 0)))
-        grid[[0, -1], :], grid[:, [0, -1]] = C.CELL_WALL, C.CELL_WALL
+        grid[[0, -1], :], grid[:, [0, -1]] = constants.CELL_WALL, constants.CELL_WALL
         x, y = x + 1, y + 1
     return make_level(grid, (x, y), d)
 
@@ -114,7 +120,7 @@ def to_ascii(level: Level) -> str:
     """The level as ASCII rows (``from_ascii`` inverts it); cells other than walls, empty, goal and lava have
     no letter: carry such levels in MiniGrid's encoding."""
     grid = np.asarray(level.grid)
-    letter = {C.WALL: "#", C.EMPTY: ".", C.GOAL: "G", C.LAVA: "L"}
+    letter = {constants.WALL: "#", constants.EMPTY: ".", constants.GOAL: "G", constants.LAVA: "L"}
     x0, y0 = (int(v) for v in np.asarray(level.agent_pos))
     rows = []
     for y in range(grid.shape[0]):
@@ -127,7 +133,7 @@ def to_ascii(level: Level) -> str:
                 row.append(letter[t])
             else:
                 raise ValueError(
-                    f"cell ({x}, {y}) holds a {C.OBJECT_NAMES[t]}, which has no ASCII letter; use to_minigrid"
+                    f"cell ({x}, {y}) holds a {constants.OBJECT_NAMES[t]}, which has no ASCII letter; use to_minigrid"
                 )
         rows.append("".join(row))
     return "\n".join(rows)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.level import Level
 
 EDITS = ("add_wall", "remove_wall", "move_goal", "move_agent")
@@ -38,27 +38,29 @@ def _cell(grid, pos, cell, ok):
 def _free(level: Level) -> jax.Array:
     """Interior empty cells other than the agent's."""
     h, w = level.grid.shape[:2]
-    free = (level.grid[..., 0] == C.EMPTY) & _interior(h, w)
+    free = (level.grid[..., 0] == constants.EMPTY) & _interior(h, w)
     return free.at[level.agent_pos[1], level.agent_pos[0]].set(False)
 
 
 def add_wall(level: Level, key: jax.Array) -> Level:
     pos, ok = _pick(key, _free(level))
-    return level.replace(grid=_cell(level.grid, pos, C.CELL_WALL, ok))
+    return level.replace(grid=_cell(level.grid, pos, constants.CELL_WALL, ok))
 
 
 def remove_wall(level: Level, key: jax.Array) -> Level:
     h, w = level.grid.shape[:2]
-    pos, ok = _pick(key, (level.grid[..., 0] == C.WALL) & _interior(h, w))
-    return level.replace(grid=_cell(level.grid, pos, C.CELL_EMPTY, ok))
+    pos, ok = _pick(key, (level.grid[..., 0] == constants.WALL) & _interior(h, w))
+    return level.replace(grid=_cell(level.grid, pos, constants.CELL_EMPTY, ok))
 
 
 def move_goal(level: Level, key: jax.Array) -> Level:
     pos, ok = _pick(key, _free(level))
     grid = jnp.where(
-        ((level.grid[..., 0] == C.GOAL) & ok)[..., None], jnp.asarray(C.CELL_EMPTY, jnp.uint8), level.grid
+        ((level.grid[..., 0] == constants.GOAL) & ok)[..., None],
+        jnp.asarray(constants.CELL_EMPTY, jnp.uint8),
+        level.grid,
     )
-    return level.replace(grid=_cell(grid, pos, C.CELL_GOAL, ok))
+    return level.replace(grid=_cell(grid, pos, constants.CELL_GOAL, ok))
 
 
 def move_agent(level: Level, key: jax.Array) -> Level:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 
 
 def view_offsets(view_size: int) -> np.ndarray:
@@ -25,7 +25,7 @@ def view_offsets(view_size: int) -> np.ndarray:
     hs = view_size // 2
     out = np.zeros((4, view_size, view_size, 2), np.int32)
     for d in range(4):
-        f = C.DIR_TO_VEC[d]
+        f = constants.DIR_TO_VEC[d]
         r = np.array([-f[1], f[0]])
         for vx in range(view_size):
             for vy in range(view_size):
@@ -41,13 +41,13 @@ def egocentric_view(grid: jax.Array, pos: jax.Array, direction: jax.Array, offse
     y = pos[1] + off[..., 1]
     inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
     cells = grid[jnp.clip(y, 0, h - 1), jnp.clip(x, 0, w - 1)]
-    return jnp.where(inside[..., None], cells, jnp.array(C.CELL_WALL, jnp.uint8))
+    return jnp.where(inside[..., None], cells, jnp.array(constants.CELL_WALL, jnp.uint8))
 
 
 def see_behind(cells: jax.Array) -> jax.Array:
     """MiniGrid's ``see_behind``: false for walls and for closed or locked doors."""
     t, s = cells[..., 0], cells[..., 2]
-    return ~((t == C.WALL) | ((t == C.DOOR) & (s != C.OPEN)))
+    return ~((t == constants.WALL) | ((t == constants.DOOR) & (s != constants.OPEN)))
 
 
 def _fill(seed: jax.Array, through: jax.Array, up: bool, n: int) -> jax.Array:
@@ -108,5 +108,5 @@ def partial_image(
 def full_image(grid: jax.Array, pos: jax.Array, direction: jax.Array) -> jax.Array:
     """MiniGrid's ``FullyObsWrapper`` image: uint8[W, H, 3], the agent as (agent, red, direction)."""
     img = jnp.swapaxes(grid, 0, 1)
-    agent = jnp.stack([jnp.uint8(C.AGENT), jnp.uint8(C.RED), direction.astype(jnp.uint8)])
+    agent = jnp.stack([jnp.uint8(constants.AGENT), jnp.uint8(constants.RED), direction.astype(jnp.uint8)])
     return img.at[pos[0], pos[1]].set(agent)

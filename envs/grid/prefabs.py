@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.level import Level, from_ascii, make_level
 
 PREFABS: dict[str, str] = {
@@ -174,7 +174,7 @@ def prefab(name: str, size: int = 13) -> Level:
     if h > size + 2 or w > size + 2:
         raise ValueError(f"prefab {name!r} is {h - 2}x{w - 2}, larger than size={size}")
     grid = np.zeros((size + 2, size + 2, 3), np.uint8)
-    grid[...] = C.CELL_WALL
+    grid[...] = constants.CELL_WALL
     grid[:h, :w] = np.asarray(level.grid)
     return make_level(grid, level.agent_pos, level.agent_dir)
 

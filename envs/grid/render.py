@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 
 SUBDIVS = 3
 _BLACK = (0, 0, 0)
@@ -27,16 +27,28 @@ def _code(t: int, c: int, s: int) -> int:
 
 
 def _valid_cells() -> list[tuple[int, int, int]]:
-    cells = [(C.UNSEEN, 0, 0), C.CELL_EMPTY]
-    for t in (C.WALL, C.FLOOR, C.KEY, C.BALL, C.BOX, C.GOAL, C.LAVA):
+    cells = [(constants.UNSEEN, 0, 0), constants.CELL_EMPTY]
+    for t in (
+        constants.WALL,
+        constants.FLOOR,
+        constants.KEY,
+        constants.BALL,
+        constants.BOX,
+        constants.GOAL,
+        constants.LAVA,
+    ):
         cells += [(t, c, 0) for c in range(6)]
-    cells += [(C.DOOR, c, s) for c in range(6) for s in (C.OPEN, C.CLOSED, C.LOCKED)]
+    cells += [
+        (constants.DOOR, c, s) for c in range(6) for s in (constants.OPEN, constants.CLOSED, constants.LOCKED)
+    ]
     return cells
 
 
 def _standable(cell) -> bool:
     t, _, s = cell
-    return t in (C.EMPTY, C.FLOOR, C.GOAL, C.LAVA) or (t == C.DOOR and s == C.OPEN)
+    return t in (constants.EMPTY, constants.FLOOR, constants.GOAL, constants.LAVA) or (
+        t == constants.DOOR and s == constants.OPEN
+    )
 
 
 class _Canvas:
@@ -92,12 +104,12 @@ class _Canvas:
 
 def _draw_object(cv: _Canvas, cell) -> None:
     t, col, s = cell
-    rgb = C.COLOR_RGB[col]
-    if t in (C.GOAL, C.WALL):
+    rgb = constants.COLOR_RGB[col]
+    if t in (constants.GOAL, constants.WALL):
         cv.fill(cv.rect(0, 1, 0, 1), rgb)
-    elif t == C.FLOOR:
+    elif t == constants.FLOOR:
         cv.fill(cv.rect(0.031, 1, 0.031, 1), rgb / 2)
-    elif t == C.LAVA:
+    elif t == constants.LAVA:
         cv.fill(cv.rect(0, 1, 0, 1), (255, 128, 0))
         for i in range(3):
             ylo, yhi = 0.3 + 0.2 * i, 0.4 + 0.2 * i
@@ -108,11 +120,11 @@ def _draw_object(cv: _Canvas, cell) -> None:
                 (0.7, yhi, 0.9, ylo),
             ):
                 cv.fill(cv.line(x0, y0, x1, y1, r=0.03), _BLACK)
-    elif t == C.DOOR:
-        if s == C.OPEN:
+    elif t == constants.DOOR:
+        if s == constants.OPEN:
             cv.fill(cv.rect(0.88, 1.00, 0.00, 1.00), rgb)
             cv.fill(cv.rect(0.92, 0.96, 0.04, 0.96), _BLACK)
-        elif s == C.LOCKED:
+        elif s == constants.LOCKED:
             cv.fill(cv.rect(0.00, 1.00, 0.00, 1.00), rgb)
             cv.fill(cv.rect(0.06, 0.94, 0.06, 0.94), 0.45 * np.array(rgb))
             cv.fill(cv.rect(0.52, 0.75, 0.50, 0.56), rgb)
@@ -122,15 +134,15 @@ def _draw_object(cv: _Canvas, cell) -> None:
             cv.fill(cv.rect(0.08, 0.92, 0.08, 0.92), rgb)
             cv.fill(cv.rect(0.12, 0.88, 0.12, 0.88), _BLACK)
             cv.fill(cv.circle(cx=0.75, cy=0.50, r=0.08), rgb)
-    elif t == C.KEY:
+    elif t == constants.KEY:
         cv.fill(cv.rect(0.50, 0.63, 0.31, 0.88), rgb)
         cv.fill(cv.rect(0.38, 0.50, 0.59, 0.66), rgb)
         cv.fill(cv.rect(0.38, 0.50, 0.81, 0.88), rgb)
         cv.fill(cv.circle(cx=0.56, cy=0.28, r=0.190), rgb)
         cv.fill(cv.circle(cx=0.56, cy=0.28, r=0.064), _BLACK)
-    elif t == C.BALL:
+    elif t == constants.BALL:
         cv.fill(cv.circle(0.5, 0.5, 0.31), rgb)
-    elif t == C.BOX:
+    elif t == constants.BOX:
         cv.fill(cv.rect(0.12, 0.88, 0.12, 0.88), rgb)
         cv.fill(cv.rect(0.18, 0.82, 0.18, 0.82), _BLACK)
         cv.fill(cv.rect(0.16, 0.84, 0.47, 0.53), rgb)

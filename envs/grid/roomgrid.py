@@ -9,12 +9,14 @@ over (cell, direction) pairs whose front cell is empty or a wall).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import layout as L
+from jaxrl_suite.envs.grid import constants, layout
+from jaxrl_suite.envs.grid.base import GridEnv
 
 # edge kinds
 NO_EDGE, OPENING, DOOR_EDGE = 0, 1, 2
@@ -27,10 +29,10 @@ class RoomLayout:
         self.s, self.rows, self.cols = room_size, rows, cols
         self.width = (room_size - 1) * cols + 1
         self.height = (room_size - 1) * rows + 1
-        grid = L.empty_grid(self.height, self.width)
+        grid = layout.empty_grid(self.height, self.width)
         for j in range(rows):
             for i in range(cols):
-                L.np_wall_rect(grid, i * (room_size - 1), j * (room_size - 1), room_size, room_size)
+                layout.np_wall_rect(grid, i * (room_size - 1), j * (room_size - 1), room_size, room_size)
         self.walls = grid
         # RoomGrid._gen_grid leaves the agent at the middle room's centre until place_agent is called
         self.default_agent = np.array(
@@ -44,9 +46,9 @@ class RoomLayout:
     def room_mask(self, i, j) -> jax.Array:
         """bool[H, W] of room (i, j)'s rectangle, walls included (``room.top``, ``room.size``); i, j may be traced."""
         x0, y0 = i * (self.s - 1), j * (self.s - 1)
-        return L.rect_mask(self.height, self.width, x0, y0, x0 + self.s, y0 + self.s)
+        return layout.rect_mask(self.height, self.width, x0, y0, x0 + self.s, y0 + self.s)
 
-    def door_positions(self, rng: L.Rand) -> tuple[jax.Array, jax.Array]:
+    def door_positions(self, rng: layout.Rand) -> tuple[jax.Array, jax.Array]:
         """Random door cells (h: int32[rows, cols-1, 2], v: int32[rows-1, cols, 2]), as RoomGrid draws them."""
         s = self.s
         h = np.zeros((self.rows, max(self.cols - 1, 0), 2), np.int32)
@@ -58,10 +60,10 @@ class RoomLayout:
         h_pos = jnp.zeros(h.shape, jnp.int32)
         v_pos = jnp.zeros(v.shape, jnp.int32)
         if h.size:
-            y = hj * (s - 1) + L.scale_int(hy, 1, s - 1)
+            y = hj * (s - 1) + layout.scale_int(hy, 1, s - 1)
             h_pos = jnp.stack([jnp.asarray((hi + 1) * (s - 1)), y], -1).astype(jnp.int32)
         if v.size:
-            x = vi * (s - 1) + L.scale_int(vx, 1, s - 1)
+            x = vi * (s - 1) + layout.scale_int(vx, 1, s - 1)
             v_pos = jnp.stack([x, jnp.asarray((vj + 1) * (s - 1))], -1).astype(jnp.int32)
         return h_pos, v_pos
 
@@ -76,46 +78,66 @@ class RoomLayout:
         return v_pos[j - 1, i]
 
     def neighbour(self, i: int, j: int, k: int) -> tuple[int, int] | None:
-        di, dj = C.DIR_TO_VEC[k]
+        di, dj = constants.DIR_TO_VEC[k]
         ni, nj = i + int(di), j + int(dj)
         if 0 <= ni < self.cols and 0 <= nj < self.rows:
             return ni, nj
         return None
 
 
-def room_free(grid, layout: RoomLayout, i, j, agent_pos) -> jax.Array:
+def room_free(grid, rooms: RoomLayout, i, j, agent_pos) -> jax.Array:
     """bool[H, W]: where ``place_in_room`` may put an object: empty cells of room (i, j) at Manhattan distance
     >= 2 from the agent (``reject_next_to``; that also excludes the agent's own cell)."""
-    X, Y = L.coords(layout.height, layout.width)
+    X, Y = layout.coords(rooms.height, rooms.width)
     far = (jnp.abs(X - agent_pos[0]) + jnp.abs(Y - agent_pos[1])) >= 2
-    return layout.room_mask(i, j) & far & L.free_mask(grid)
+    return rooms.room_mask(i, j) & far & layout.free_mask(grid)
 
 
-def place_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j, agent_pos) -> jax.Array:
+def place_in_room(rng: layout.Rand, grid, rooms: RoomLayout, i, j, agent_pos) -> jax.Array:
     """``RoomGrid.place_in_room``: uniform over ``room_free``."""
-    return L.flat_to_xy(rng.choice(room_free(grid, layout, i, j, agent_pos)), layout.width)
+    return layout.flat_to_xy(rng.choice(room_free(grid, rooms, i, j, agent_pos)), rooms.width)
 
 
-def place_agent_in_room(rng: L.Rand, grid, layout: RoomLayout, i, j) -> tuple[jax.Array, jax.Array]:
+def place_agent_in_room(rng: layout.Rand, grid, rooms: RoomLayout, i, j) -> tuple[jax.Array, jax.Array]:
     """``RoomGrid.place_agent``: uniform (cell, direction) in room (i, j) with an empty-or-wall front cell."""
-    free = layout.room_mask(i, j) & L.free_mask(grid)
-    front = L.front_types(grid)
-    ok = free[..., None] & ((front == C.EMPTY) | (front == C.WALL))
+    free = rooms.room_mask(i, j) & layout.free_mask(grid)
+    front = layout.front_types(grid)
+    ok = free[..., None] & ((front == constants.EMPTY) | (front == constants.WALL))
     idx = rng.choice(ok)  # flat over [H, W, 4]
-    return L.flat_to_xy(idx // 4, layout.width), idx % 4
+    return layout.flat_to_xy(idx // 4, rooms.width), idx % 4
 
 
-def remove_wall(grid, layout: RoomLayout, i: int, j: int, k: int):
-    """``RoomGrid.remove_wall``: clear the wall on side k of room (i, j), corners kept."""
-    x0, y0 = layout.top(i, j)
-    s = layout.s
-    g = np.zeros(grid.shape[:2], bool)
+def remove_wall(grid: np.ndarray, rooms: RoomLayout, i: int, j: int, k: int) -> np.ndarray:
+    """``RoomGrid.remove_wall`` on static walls: clear the wall on side k of room (i, j), corners kept."""
+    x0, y0 = rooms.top(i, j)
+    s = rooms.s
+    grid = grid.copy()
     if k == 0:
-        g[y0 + 1 : y0 + s - 1, x0 + s - 1] = True
+        grid[y0 + 1 : y0 + s - 1, x0 + s - 1] = constants.CELL_EMPTY
     elif k == 1:
-        g[y0 + s - 1, x0 + 1 : x0 + s - 1] = True
+        grid[y0 + s - 1, x0 + 1 : x0 + s - 1] = constants.CELL_EMPTY
     elif k == 2:
-        g[y0 + 1 : y0 + s - 1, x0] = True
+        grid[y0 + 1 : y0 + s - 1, x0] = constants.CELL_EMPTY
     else:
-        g[y0, x0 + 1 : x0 + s - 1] = True
-    return L.put_where(grid, jnp.asarray(g), C.CELL_EMPTY)
+        grid[y0, x0 + 1 : x0 + s - 1] = constants.CELL_EMPTY
+    return grid
+
+
+class RoomGridEnv(GridEnv):
+    """MiniGrid's ``RoomGrid`` env: ``rows x cols`` rooms of ``room_size`` (walls included) as the fixed grid."""
+
+    def __init__(self, room_size: int, rows: int, cols: int, **options):
+        self.rooms = RoomLayout(room_size, rows, cols)
+        self.setup(self.rooms.width, self.rooms.height, **options)
+
+    @functools.cached_property
+    def fixed_grid(self) -> np.ndarray:
+        return self.rooms.walls
+
+    def place_in_room(self, rng: layout.Rand, grid, i, j) -> jax.Array:
+        """``RoomGrid.place_in_room`` before the agent is placed (it waits at ``RoomLayout.default_agent``)."""
+        return place_in_room(rng, grid, self.rooms, i, j, jnp.asarray(self.rooms.default_agent))
+
+    def place_agent(self, rng: layout.Rand, grid, i, j) -> tuple[jax.Array, jax.Array]:
+        """``RoomGrid.place_agent`` in room (i, j)."""
+        return place_agent_in_room(rng, grid, self.rooms, i, j)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.level import Level
 
 UNREACHABLE = np.int32(2**30)
@@ -26,22 +26,27 @@ def _ahead(a: jax.Array, fill) -> jax.Array:
     h, w = a.shape[1:]
     p = jnp.pad(a, ((0, 0), (1, 1), (1, 1)), constant_values=fill)
     return jnp.stack([p[d, 1 + int(dy) : 1 + int(dy) + h, 1 + int(dx) : 1 + int(dx) + w]
-                      for d, (dx, dy) in enumerate(C.DIR_TO_VEC)])  # fmt: skip
+                      for d, (dx, dy) in enumerate(constants.DIR_TO_VEC)])  # fmt: skip
 
 
 def _entry_cost(grid: jax.Array, key_held: bool = False) -> jax.Array:
     """int32[H, W]: actions to move onto each cell from the cell behind it (UNREACHABLE if never); with the
     key held, a locked door opens like a closed one (toggle, then forward)."""
     t, s = grid[..., 0], grid[..., 2]
-    open_ = (t == C.EMPTY) | (t == C.GOAL) | (t == C.FLOOR) | ((t == C.DOOR) & (s == C.OPEN))
-    closed_door = (t == C.DOOR) & ((s == C.CLOSED) | ((s == C.LOCKED) & key_held))
+    open_ = (
+        (t == constants.EMPTY)
+        | (t == constants.GOAL)
+        | (t == constants.FLOOR)
+        | ((t == constants.DOOR) & (s == constants.OPEN))
+    )
+    closed_door = (t == constants.DOOR) & ((s == constants.CLOSED) | ((s == constants.LOCKED) & key_held))
     return jnp.where(open_, 1, jnp.where(closed_door, 2, UNREACHABLE)).astype(jnp.int32)
 
 
 def _fixpoint(grid: jax.Array, d0: jax.Array, key_held: bool) -> jax.Array:
     """Relax ``d0`` (int32[4, H, W], 0 on goal poses, finite elsewhere where a pose reaches the goal some
     other way) over turns and forward moves until nothing changes."""
-    goal = grid[..., 0] == C.GOAL
+    goal = grid[..., 0] == constants.GOAL
     cost = _entry_cost(grid, key_held)
     standable = cost < UNREACHABLE
     enter = _ahead(jnp.broadcast_to(cost, (4,) + goal.shape), UNREACHABLE)  # cost of forward
@@ -66,10 +71,10 @@ def layered_distances(level: Level) -> tuple[jax.Array, jax.Array]:
     empty hands a pose facing the key may also ``pickup`` (one action) and go on with the key. Exact for
     levels with at most one key (a generated rooms level has one; MiniGrid's agent carries one object)."""
     grid = level.grid
-    goal = grid[..., 0] == C.GOAL
+    goal = grid[..., 0] == constants.GOAL
     at_goal = jnp.where(goal, 0, UNREACHABLE).astype(jnp.int32)[None].repeat(4, 0)
-    is_key = grid[..., 0] == C.KEY
-    no_key = jnp.where(is_key[..., None], jnp.asarray(C.CELL_EMPTY, jnp.uint8), grid)
+    is_key = grid[..., 0] == constants.KEY
+    no_key = jnp.where(is_key[..., None], jnp.asarray(constants.CELL_EMPTY, jnp.uint8), grid)
     d_key = _fixpoint(no_key, at_goal, key_held=True)
     facing_key = _ahead(jnp.broadcast_to(is_key, (4,) + goal.shape), False)
     pickup = jnp.where(facing_key & (d_key < UNREACHABLE), d_key + 1, UNREACHABLE)
@@ -105,10 +110,12 @@ def optimal_action(d: jax.Array, level: Level, state) -> jax.Array:
     the nearer direction. For levels without keys (the planner does not pick keys up)."""
     x, y, direction = state.agent_pos[0], state.agent_pos[1], state.agent_dir
     here = d[direction, y, x]
-    dx, dy = jnp.asarray(C.DIR_TO_VEC)[direction]
+    dx, dy = jnp.asarray(constants.DIR_TO_VEC)[direction]
     cost = _entry_cost(level.grid)[y + dy, x + dx]  # as the distances were computed
     forward_ok = (cost < UNREACHABLE) & (d[direction, y + dy, x + dx] + cost == here)
     ahead = state.grid[y + dy, x + dx]
-    closed = (ahead[0] == C.DOOR) & (ahead[2] == C.CLOSED)
-    turn = jnp.where(d[(direction + 3) % 4, y, x] + 1 == here, C.LEFT, C.RIGHT)
-    return jnp.where(forward_ok, jnp.where(closed, C.TOGGLE, C.FORWARD), turn).astype(jnp.int32)
+    closed = (ahead[0] == constants.DOOR) & (ahead[2] == constants.CLOSED)
+    turn = jnp.where(d[(direction + 3) % 4, y, x] + 1 == here, constants.LEFT, constants.RIGHT)
+    return jnp.where(forward_ok, jnp.where(closed, constants.TOGGLE, constants.FORWARD), turn).astype(
+        jnp.int32
+    )

@@ -30,10 +30,17 @@ class GridState:
 
 
 @struct.dataclass
-class TargetState(GridState):
-    """State of tasks judged against one target cell or object (GoTo*, Fetch, PutNear, Memory, ...)."""
+class CellTargetState(GridState):
+    """State of tasks about one cell: stand beside it (GoToDoor, GoToObject) or open the door there (Unlock)."""
 
-    target: jax.Array  # int32[K]: env-specific target description (positions / type / colour)
+    target_pos: jax.Array  # int32[2]: (x, y)
+
+
+@struct.dataclass
+class ObjectTargetState(GridState):
+    """State of tasks won by picking up one kind of object (Fetch, KeyCorridor, ObstructedMaze, UnlockPickup)."""
+
+    target_obj: jax.Array  # int32[2]: (type, colour)
 
 
 @struct.dataclass

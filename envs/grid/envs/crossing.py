@@ -12,66 +12,44 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import layout as L
+from jaxrl_suite.envs.grid import constants, layout
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
 
 
 class Crossing(GridEnv):
     """MiniGrid's ``CrossingEnv``: start (1, 1) facing right, goal at (size - 2, size - 2); 4 * size^2 steps."""
 
-    def __init__(
-        self,
-        size: int = 9,
-        num_crossings: int = 1,
-        obstacle: str = "lava",
-        max_steps: int | None = None,
-        agent_view_size: int = 7,
-        see_through_walls: bool | None = None,
-        fully_observable: bool = False,
-        tile_size: int = 32,
-        highlight: bool = True,
-    ):
-        size = check_int("size", size, 5)
-        if size % 2 != 1:
-            raise ValueError(f"size must be odd (MiniGrid's CrossingEnv), got {size}")
+    min_size = 5
+    corner_goal = True
+
+    def __init__(self, size: int = 9, num_crossings: int = 1, obstacle: str = "lava", **options):
+        super().__init__(size, **options)
+        if self.size % 2 != 1:
+            raise ValueError(f"size must be odd (MiniGrid's CrossingEnv), got {self.size}")
         if obstacle not in ("lava", "wall"):
             raise ValueError(f"obstacle must be 'lava' or 'wall', got {obstacle!r}")
-        self.candidates = np.arange(2, size - 2, 2, dtype=np.int32)  # river coordinates, each direction
-        k = check_int("num_crossings", num_crossings, 1, 2 * len(self.candidates))
-        self.size, self.num_crossings, self.obstacle = size, k, obstacle
-        super().__init__(
-            size,
-            size,
-            max_steps or 4 * size**2,
-            agent_view_size,
-            see_through_walls,
-            fully_observable,
-            tile_size,
-            highlight,
-        )
-        grid = L.np_wall_rect(L.empty_grid(size, size), 0, 0, size, size)
-        grid[size - 2, size - 2] = C.CELL_GOAL
-        self._grid = grid
-        self._cell = C.CELL_LAVA if obstacle == "lava" else C.CELL_WALL
+        self.candidates = np.arange(2, self.size - 2, 2, dtype=np.int32)  # river coordinates, each direction
+        self.num_crossings = check_int("num_crossings", num_crossings, 1, 2 * len(self.candidates))
+        self.obstacle = obstacle
+        self.obstacle_cell = constants.CELL_LAVA if obstacle == "lava" else constants.CELL_WALL
 
     def generate(self, key, params):
         s, n, k = self.size, len(self.candidates), self.num_crossings
-        rng = L.Rand(key, 2 * n + 2 * k)
+        rng = layout.Rand(key, 2 * n + 2 * k)
         cand = jnp.asarray(self.candidates)
         # rivers: the first k of a uniform permutation of [vertical candidates..., horizontal candidates...]
-        chosen = L.ranks(rng.uniforms(2 * n)) < k
+        chosen = layout.ranks(rng.uniforms(2 * n)) < k
         vert, horz = chosen[:n], chosen[n:]  # vertical rivers sit at x = cand, horizontal at y = cand
         nv, nh = jnp.sum(vert), jnp.sum(horz)
 
         def limit(sel, count, idx):
             """[0] + sorted chosen coords + [s - 1], at traced position idx."""
-            rank = L.prefix_count(sel.astype(jnp.int32)) - 1
+            rank = layout.prefix_count(sel.astype(jnp.int32)) - 1
             kth = jnp.sum(jnp.where(sel & (rank == idx - 1), cand, 0))
             return jnp.where(idx == 0, 0, jnp.where(idx > count, s - 1, kth))
 
         # path: nv moves right (across vertical rivers) and nh moves down, in uniformly random order
-        rights = L.ranks(rng.uniforms(k)) < nv
+        rights = layout.ranks(rng.uniforms(k)) < nv
         picks = rng.uniforms(k)
 
         def move(carry, xs):
@@ -79,16 +57,16 @@ class Crossing(GridEnv):
             right, u = xs
             x_lo, x_hi = limit(vert, nv, ri), limit(vert, nv, ri + 1)
             y_lo, y_hi = limit(horz, nh, rj), limit(horz, nh, rj + 1)
-            gx = jnp.where(right, x_hi, L.scale_int(u, x_lo + 1, x_hi))
-            gy = jnp.where(right, L.scale_int(u, y_lo + 1, y_hi), y_hi)
+            gx = jnp.where(right, x_hi, layout.scale_int(u, x_lo + 1, x_hi))
+            gy = jnp.where(right, layout.scale_int(u, y_lo + 1, y_hi), y_hi)
             return (ri + right, rj + ~right), jnp.stack([gx, gy])
 
         _, gaps = jax.lax.scan(move, (jnp.int32(0), jnp.int32(0)), (rights, picks))
-        X, Y = L.coords(s, s)
+        X, Y = layout.coords(s, s)
         inner = (X >= 1) & (X <= s - 2) & (Y >= 1) & (Y <= s - 2)
         river = jnp.any(vert[:, None, None] & (X[None] == cand[:, None, None]), 0) | jnp.any(
             horz[:, None, None] & (Y[None] == cand[:, None, None]), 0
         )
         gap = jnp.any((X[None] == gaps[:, 0, None, None]) & (Y[None] == gaps[:, 1, None, None]), 0)
-        grid = L.put_where(jnp.asarray(self._grid), inner & river & ~gap, self._cell)
+        grid = layout.put_where(jnp.asarray(self.fixed_grid), inner & river & ~gap, self.obstacle_cell)
         return self.new_state(grid, (1, 1), 0)

@@ -7,14 +7,15 @@ any given level (UED curricula, held-out sets); ``generator`` picks another leve
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid.base import GridEnv, check_int
+from jaxrl_suite.envs.grid import constants
+from jaxrl_suite.envs.grid.base import GridEnv, GridOptions, check_int
 from jaxrl_suite.envs.grid.dynamics import success_reward
 from jaxrl_suite.envs.grid.generators import make_generator
 from jaxrl_suite.envs.grid.state import GridParams
@@ -33,20 +34,17 @@ class MazeParams(GridParams):
 class Maze(GridEnv):
     """A grid world whose levels come from ``envs.grid.generators`` (``generator`` and its options)."""
 
-    see_through_walls_default = True  # JaxUED's maze view is an unoccluded crop
+    defaults = GridOptions(
+        max_steps=250, agent_view_size=5, see_through_walls=True
+    )  # JaxUED: unoccluded crop
 
     def __init__(
         self,
         size: int = 13,
         generator: str = "random_walls",
         generator_options: dict | None = None,
-        max_steps: int = 250,
-        agent_view_size: int = 5,
-        see_through_walls: bool | None = None,
-        fully_observable: bool = False,
-        tile_size: int = 32,
-        highlight: bool = True,
         lean: bool | None = None,
+        **options,
     ):
         self.size = check_int("size", size, 3)
         self.generator_name = generator
@@ -58,16 +56,7 @@ class Maze(GridEnv):
         #: levels hold only walls, the goal and lava: the lean step applies (see ``transition``); ``lean=False``
         #: forces MiniGrid's general step (levels loaded with doors, keys or other objects)
         self.walls_only = generator in WALLS_ONLY if lean is None else bool(lean)
-        super().__init__(
-            size + 2,
-            size + 2,
-            max_steps,
-            agent_view_size,
-            see_through_walls,
-            fully_observable,
-            tile_size,
-            highlight,
-        )
+        self.setup(size + 2, size + 2, **options)
 
     def transition(self, key, state, action, params):
         """Levels of walls, goal and lava only (every generator but ``rooms``): MiniGrid's step reduces to
@@ -77,15 +66,17 @@ class Maze(GridEnv):
             return super().transition(key, state, action, params)
         action = jnp.asarray(action, jnp.int32)
         d = state.agent_dir
-        front = state.agent_pos + jnp.asarray(C.DIR_TO_VEC)[d]
+        front = state.agent_pos + jnp.asarray(constants.DIR_TO_VEC)[d]
         t = state.grid[front[1], front[0], 0]
-        moved = (action == C.FORWARD) & ((t == C.EMPTY) | (t == C.GOAL) | (t == C.LAVA))
-        turn = jnp.where(action == C.LEFT, 3, jnp.where(action == C.RIGHT, 1, 0))
+        moved = (action == constants.FORWARD) & (
+            (t == constants.EMPTY) | (t == constants.GOAL) | (t == constants.LAVA)
+        )
+        turn = jnp.where(action == constants.LEFT, 3, jnp.where(action == constants.RIGHT, 1, 0))
         time = state.time + 1
         state = state.replace(
             agent_pos=jnp.where(moved, front, state.agent_pos), agent_dir=(d + turn) % 4, time=time
         )
-        goal, lava = moved & (t == C.GOAL), moved & (t == C.LAVA)
+        goal, lava = moved & (t == constants.GOAL), moved & (t == constants.LAVA)
         reward = jnp.where(goal, success_reward(time, params.max_steps_in_episode), 0.0)
         return state, reward, goal | lava
 
@@ -108,14 +99,7 @@ class Maze(GridEnv):
         another size, played by a student trained here (the egocentric view keeps its shape)."""
         if self.fully_observable:
             raise ValueError("a fully observable maze's observation grows with its size: cannot resize")
-        return Maze(
-            size,
-            max_steps=self.max_steps,
-            agent_view_size=self.agent_view_size,
-            see_through_walls=self.see_through_walls,
-            tile_size=self.tile_size,
-            highlight=self.highlight,
-        )
+        return Maze(size, **dataclasses.asdict(self.options))
 
     def sample_level(self, key):
         """A level from this env's generator (what ``reset`` starts), as a ``Level``."""

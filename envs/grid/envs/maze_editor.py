@@ -18,7 +18,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl_suite.env import Environment, EnvParams
-from jaxrl_suite.envs.grid import constants as C
+from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.base import check_int
 from jaxrl_suite.envs.grid.level import Level, make_level
 from jaxrl_suite.spaces import Box, Dict, Discrete
@@ -74,9 +74,9 @@ class MazeEditor(Environment):
         """Outer walls around an empty interior; agent and goal not placed yet."""
         n = self.size + 2
         grid = np.zeros((n, n, 3), np.uint8)
-        grid[...] = C.CELL_EMPTY
-        grid[[0, -1], :] = C.CELL_WALL
-        grid[:, [0, -1]] = C.CELL_WALL
+        grid[...] = constants.CELL_EMPTY
+        grid[[0, -1], :] = constants.CELL_WALL
+        grid[:, [0, -1]] = constants.CELL_WALL
         return make_level(grid, (1, 1), 0)
 
     def edit(self, level: Level, goal: jax.Array, t: jax.Array, action: jax.Array) -> tuple[Level, jax.Array]:
@@ -89,10 +89,13 @@ class MazeEditor(Environment):
         xy = jnp.stack([cell % s + 1, cell // s + 1]).astype(jnp.int32)
         grid = level.grid
         here = grid[xy[1], xy[0]]
-        empty, wall, goal_cell = (jnp.asarray(c, jnp.uint8) for c in (C.CELL_EMPTY, C.CELL_WALL, C.CELL_GOAL))
+        empty, wall, goal_cell = (
+            jnp.asarray(c, jnp.uint8)
+            for c in (constants.CELL_EMPTY, constants.CELL_WALL, constants.CELL_GOAL)
+        )
         on_agent = (xy == level.agent_pos).all() & (t > AGENT_STEP)
         on_goal = (xy == goal).all()
-        toggled = jnp.where(here[0] == C.WALL, empty, wall)
+        toggled = jnp.where(here[0] == constants.WALL, empty, wall)
         new_here = jnp.select(
             [t == GOAL_STEP, t == AGENT_STEP, (t > AGENT_STEP) & (t < self.num_edits) & ~on_goal & ~on_agent],
             [goal_cell, empty, toggled],
@@ -130,8 +133,8 @@ class MazeEditor(Environment):
         agent = jnp.zeros((s, s, 4), jnp.float32).at[pos[1], pos[0], state.level.agent_dir].set(1.0)
         image = jnp.concatenate(
             [
-                (g == C.WALL)[..., None].astype(jnp.float32),
-                ((g == C.GOAL) & (state.time > GOAL_STEP))[..., None].astype(jnp.float32),
+                (g == constants.WALL)[..., None].astype(jnp.float32),
+                ((g == constants.GOAL) & (state.time > GOAL_STEP))[..., None].astype(jnp.float32),
                 agent * (state.time > AGENT_STEP),
             ],
             axis=-1,

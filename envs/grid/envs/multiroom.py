@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import layout as L
+from jaxrl_suite.envs.grid import constants, layout
 from jaxrl_suite.envs.grid.base import GridEnv, check_int
 
 TRIES = 8
@@ -32,6 +31,8 @@ _EXITS = np.array([[w for w in range(4) if w != e] for e in range(4)], np.int32)
 class MultiRoom(GridEnv):
     """MiniGrid's ``MultiRoomEnv`` on its default 25x25 grid (cells outside rooms stay empty)."""
 
+    min_size = MIN_SIZE + 2
+
     def __init__(
         self,
         min_num_rooms: int = 6,
@@ -39,38 +40,26 @@ class MultiRoom(GridEnv):
         max_room_size: int = 10,
         size: int = 25,
         chains: int = 32,
-        max_steps: int | None = None,
-        agent_view_size: int = 7,
-        see_through_walls: bool | None = None,
-        fully_observable: bool = False,
-        tile_size: int = 32,
-        highlight: bool = True,
+        **options,
     ):
+        super().__init__(size, **options)
         self.min_rooms = check_int("min_num_rooms", min_num_rooms, 1)
         self.max_rooms = check_int("max_num_rooms", max_num_rooms, self.min_rooms)
         self.max_room_size = check_int("max_room_size", max_room_size, MIN_SIZE)
-        self.size = check_int("size", size, MIN_SIZE + 2)
         self.chains = check_int("chains", chains, 1)
-        super().__init__(
-            self.size,
-            self.size,
-            max_steps or 20 * self.max_rooms,
-            agent_view_size,
-            see_through_walls,
-            fully_observable,
-            tile_size,
-            highlight,
-        )
+
+    def default_max_steps(self) -> int:
+        return 20 * self.max_rooms
 
     # ------------------------------------------------------------------ the chain of rooms
     def _draw_chains(self, seed, salt, num_rooms):
         """``chains`` independent chains: rooms int32[M, R, 6] = (top x, top y, size x, size y, entry door x,
         entry door y) with R = max_num_rooms (door only for k >= 1), and the rooms placed, int32[M]."""
         m, r, w, h, mx = self.chains, self.max_rooms, self.size, self.size, self.max_room_size
-        u0 = L.to_uniform(L.hash_words(seed, (m, 4), 2 * salt))
-        u = L.to_uniform(L.hash_words(seed, (r - 1, m, TRIES, 5), 2 * salt + 1))
-        ex, ey = L.scale_int(u0[:, 0], 0, w - 2), L.scale_int(u0[:, 1], 0, w - 2)
-        sx, sy = L.scale_int(u0[:, 2], MIN_SIZE, mx + 1), L.scale_int(u0[:, 3], MIN_SIZE, mx + 1)
+        u0 = layout.to_uniform(layout.hash_words(seed, (m, 4), 2 * salt))
+        u = layout.to_uniform(layout.hash_words(seed, (r - 1, m, TRIES, 5), 2 * salt + 1))
+        ex, ey = layout.scale_int(u0[:, 0], 0, w - 2), layout.scale_int(u0[:, 1], 0, w - 2)
+        sx, sy = layout.scale_int(u0[:, 2], MIN_SIZE, mx + 1), layout.scale_int(u0[:, 3], MIN_SIZE, mx + 1)
         first_ok = (ex + sx <= w) & (ey + sy < h)
         zero = jnp.zeros_like(ex)
         rooms = jnp.zeros((m, r, 6), jnp.int32).at[:, 0].set(jnp.stack([ex, ey, sx, sy, zero, zero], -1))
@@ -83,15 +72,15 @@ class MultiRoom(GridEnv):
             count, entry_wall, alive = status[:, 0], status[:, 1], status[:, 2] > 0
             prev = rooms[rows, count - 1][:, None, :]  # [M, 1, 6]
             px, py, psx, psy = prev[..., 0], prev[..., 1], prev[..., 2], prev[..., 3]
-            exit_wall = jnp.asarray(_EXITS)[entry_wall[:, None], L.scale_int(uk[..., 0], 0, 3)]  # [M, T]
-            along = lambda n: L.scale_int(uk[..., 1], 1, n - 1)  # noqa: E731  exit door offset
+            exit_wall = jnp.asarray(_EXITS)[entry_wall[:, None], layout.scale_int(uk[..., 0], 0, 3)]  # [M, T]
+            along = lambda n: layout.scale_int(uk[..., 1], 1, n - 1)  # noqa: E731  exit door offset
             door_x = jnp.select([exit_wall == 0, exit_wall == 2], [px + psx - 1, px], px + along(psx))
             door_y = jnp.select([exit_wall == 1, exit_wall == 3], [py + psy - 1, py], py + along(psy))
-            nsx = L.scale_int(uk[..., 2], MIN_SIZE, mx + 1)
-            nsy = L.scale_int(uk[..., 3], MIN_SIZE, mx + 1)
+            nsx = layout.scale_int(uk[..., 2], MIN_SIZE, mx + 1)
+            nsy = layout.scale_int(uk[..., 3], MIN_SIZE, mx + 1)
             nxt = (exit_wall + 2) % 4  # the new room's entry wall
-            off_y = L.scale_int(uk[..., 4], door_y - nsy + 2, door_y)
-            off_x = L.scale_int(uk[..., 4], door_x - nsx + 2, door_x)
+            off_y = layout.scale_int(uk[..., 4], door_y - nsy + 2, door_y)
+            off_x = layout.scale_int(uk[..., 4], door_x - nsx + 2, door_x)
             top_x = jnp.select([nxt == 0, nxt == 2], [door_x - nsx + 1, door_x], off_x)
             top_y = jnp.select([nxt == 1, nxt == 3], [door_y - nsy + 1, door_y], off_y)
             ok = (top_x >= 0) & (top_y >= 0) & (top_x + nsx <= w) & (top_y + nsy < h)
@@ -130,10 +119,10 @@ class MultiRoom(GridEnv):
     # ------------------------------------------------------------------ the level
     def generate(self, key, params):
         s, r = self.size, self.max_rooms
-        rng = L.Rand(key, 6 + r)
+        rng = layout.Rand(key, 6 + r)
         num_rooms = rng.int(self.min_rooms, self.max_rooms + 1)
         tops, sizes, doors = self.rooms(rng.words(1)[0], num_rooms)
-        X, Y = L.coords(s, s)
+        X, Y = layout.coords(s, s)
         live = jnp.arange(r) < num_rooms
         x0, y0 = tops[:, 0, None, None], tops[:, 1, None, None]
         x1, y1 = x0 + sizes[:, 0, None, None] - 1, y0 + sizes[:, 1, None, None] - 1
@@ -141,19 +130,23 @@ class MultiRoom(GridEnv):
         border = inside & ((X == x0) | (X == x1) | (Y == y0) | (Y == y1)) & live[:, None, None]
         # No room's walls cover another room's door (later rooms only share the wall they attach to, and
         # doors are never on corners), so all walls then all doors equals MiniGrid's room-by-room drawing.
-        grid = L.put_where(jnp.asarray(L.empty_grid(s, s)), jnp.any(border, axis=0), C.CELL_WALL)
+        grid = layout.put_where(
+            jnp.asarray(layout.empty_grid(s, s)), jnp.any(border, axis=0), constants.CELL_WALL
+        )
         # door colours: uniform, then each uniform over the colours other than the previous door's
-        steps = L.scale_int(rng.uniforms(r), 1, 6).at[0].set(0)
-        first = L.scale_int(rng.uniform(), 0, 6)
-        colors = (first + L.prefix_count(steps)) % 6
+        steps = layout.scale_int(rng.uniforms(r), 1, 6).at[0].set(0)
+        first = layout.scale_int(rng.uniform(), 0, 6)
+        colors = (first + layout.prefix_count(steps)) % 6
         at_door = (X == doors[:, 0, None, None]) & (Y == doors[:, 1, None, None]) & live[:, None, None]
         at_door = at_door & (jnp.arange(r) > 0)[:, None, None]
         color = jnp.sum(jnp.where(at_door, colors[:, None, None], 0), axis=0)
-        doors_cells = jnp.stack([jnp.full_like(color, C.DOOR), color, jnp.full_like(color, C.CLOSED)], -1)
+        doors_cells = jnp.stack(
+            [jnp.full_like(color, constants.DOOR), color, jnp.full_like(color, constants.CLOSED)], -1
+        )
         grid = jnp.where(jnp.any(at_door, axis=0)[..., None], doors_cells.astype(jnp.uint8), grid)
         last = num_rooms - 1
         first_room = inside[0]
         last_room = jnp.any(inside & (jnp.arange(r) == last)[:, None, None], axis=0)
-        pos, d = L.place_agent_pose(rng, grid, first_room)
-        grid = L.put(grid, L.place(rng, grid, last_room, pos), C.CELL_GOAL)
+        pos, d = layout.place_agent_pose(rng, grid, first_room)
+        grid = layout.put(grid, layout.place(rng, grid, last_room, pos), constants.CELL_GOAL)
         return self.new_state(grid, pos, d)
