@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from runs import trees_equal
 
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 
@@ -32,14 +33,6 @@ def make_state(seed: float = 0.0) -> dict:
         "empty": jnp.zeros((0, 4)),
         "key": jax.random.key(int(seed)),
     }
-
-
-def leaves_equal(a, b) -> bool:
-    def raw(x):
-        return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
-
-    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    return all(np.array_equal(np.asarray(raw(x)), np.asarray(raw(y))) for x, y in pairs)
 
 
 def saved(directory: Path, steps=(1, 2, 3)) -> Path:
@@ -105,9 +98,9 @@ def test_save_restore_roundtrip(tmp_path):
     ckpt = Checkpointer(saved(tmp_path / "checkpoints"))
     assert ckpt.all_steps() == [1, 2, 3] and ckpt.latest_step() == 3
     state, meta = ckpt.restore(make_state())
-    assert leaves_equal(state, make_state(3)) and state["empty"].shape == (0, 4)
+    assert trees_equal(state, make_state(3)) and state["empty"].shape == (0, 4)
     assert meta == {"update": 3, "spec": {"lr": 1e-3}} == ckpt.read_meta()
-    assert ckpt.read_meta(1)["update"] == 1 and leaves_equal(
+    assert ckpt.read_meta(1)["update"] == 1 and trees_equal(
         ckpt.restore(make_state(), step=2)[0], make_state(2)
     )
     with pytest.raises(CheckpointError, match="no checkpoint step 5") as info:
@@ -169,7 +162,7 @@ def test_restore_newest_intact_moves_damaged_steps_aside(tmp_path, quiet):
         ckpt.restore(make_state())
     assert (info.value.step, info.value.intact_step) == (3, 1)
     state, meta, step, damaged = ckpt.restore_newest_intact(make_state())
-    assert step == 1 and damaged == [3, 2] and meta["update"] == 1 and leaves_equal(state, make_state(1))
+    assert step == 1 and damaged == [3, 2] and meta["update"] == 1 and trees_equal(state, make_state(1))
     moved = tmp_path / "damaged-checkpoints"
     assert ckpt.damaged_directory == moved and sorted(p.name for p in moved.iterdir()) == ["2", "3"]
     assert {f.relative_to(moved / "3") for f in files(moved / "3")} == before  # kept, file for file
@@ -178,9 +171,9 @@ def test_restore_newest_intact_moves_damaged_steps_aside(tmp_path, quiet):
 
     ckpt.save(2, make_state(20), {"update": 2})  # the same step numbers save again
     ckpt.save(3, make_state(30), {"update": 3})
-    assert leaves_equal(ckpt.restore(make_state())[0], make_state(30))
+    assert trees_equal(ckpt.restore(make_state())[0], make_state(30))
     fresh = Checkpointer(directory)
-    assert fresh.all_steps() == [1, 2, 3] and leaves_equal(
+    assert fresh.all_steps() == [1, 2, 3] and trees_equal(
         fresh.restore(make_state(), step=2)[0], make_state(20)
     )
 
@@ -232,7 +225,7 @@ def test_readers_never_create_directories(tmp_path):
     directory = saved(tmp_path / "checkpoints")
     listing = files(tmp_path)
     reader = Checkpointer(directory, create=False)
-    assert reader.read_meta()["update"] == 3 and leaves_equal(reader.restore(make_state())[0], make_state(3))
+    assert reader.read_meta()["update"] == 3 and trees_equal(reader.restore(make_state())[0], make_state(3))
     reader.close()
     assert files(tmp_path) == listing
 
@@ -255,7 +248,7 @@ def test_interrupted_save_leaves_no_step(tmp_path, monkeypatch):
         assert reader.restore_newest_intact(make_state())[2:] == (1, [])
     ckpt.save(2, make_state(2), {"update": 2})  # replaces the unfinished folder
     assert not (directory / "2.orbax-checkpoint-tmp").exists()
-    assert leaves_equal(Checkpointer(directory).restore(make_state())[0], make_state(2))
+    assert trees_equal(Checkpointer(directory).restore(make_state())[0], make_state(2))
 
 
 def test_latest_step_is_the_highest_step(tmp_path):
@@ -267,5 +260,5 @@ def test_latest_step_is_the_highest_step(tmp_path):
         and ckpt.latest_step() == 30 == Checkpointer(ckpt.directory).latest_step()
     )
     ckpt.save(30, make_state(99), {"update": 99})  # an existing step is kept as it is
-    assert leaves_equal(ckpt.restore(make_state())[0], make_state(30))
+    assert trees_equal(ckpt.restore(make_state())[0], make_state(30))
     assert json.loads(json.dumps(ckpt.read_meta())) == {"update": 30, "spec": {"lr": 1e-3}}

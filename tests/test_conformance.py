@@ -13,6 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
+from runs import trees_equal
 
 import jaxrl_suite
 from jaxrl_suite.registry import spec
@@ -136,13 +137,6 @@ def env_level_only(case):
         pytest.skip("an env-level check: run on the vmapped case of this id")
 
 
-def _leaves_equal(a, b) -> bool:
-    return all(
-        np.array_equal(x, y, equal_nan=True)
-        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    )
-
-
 def _done_mask(traj):
     return np.asarray(traj["terminated"]) | np.asarray(traj["truncated"])
 
@@ -154,7 +148,7 @@ def test_registered_with_description(case):
 
 def test_same_key_same_trajectory(case):
     again = jax.device_get(case["rollout"](case["key"]))
-    assert _leaves_equal(case["out"], again)
+    assert trees_equal(case["out"], again)
 
 
 def test_unbatched_jit_matches_vmapped_row(case):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from meta_configs import TINY, TINY_INNER
+from runs import trees_equal
 
 import jaxrl_suite
 from jaxrl_suite import cli_meta
@@ -28,12 +29,6 @@ from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import CheckpointError
 from jaxrl_suite.runtime.rundir import RunDirError
 from jaxrl_suite.stats import ci95, ci95_summary, finite_or_none, finite_stat, nanmean
-
-
-def leaves_equal(a, b) -> bool:
-    raw = lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x  # noqa: E731
-    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    return all(np.array_equal(np.asarray(raw(x)), np.asarray(raw(y)), equal_nan=True) for x, y in pairs)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +149,7 @@ def test_one_generation_is_deterministic_under_its_key(meta, initial):
     a, row_a = meta.step(initial, jax.random.key(7))
     b, row_b = meta.step(initial, jax.random.key(7))
     c, _ = meta.step(initial, jax.random.key(8))
-    assert leaves_equal(a, b) and row_a["fitness_mean"] == row_b["fitness_mean"]
+    assert trees_equal(a, b) and row_a["fitness_mean"] == row_b["fitness_mean"]
     assert int(a.generation) == 1 and row_a["nan_members"] == 0 and row_a["fitness_mean"] > 0
     assert not np.allclose(a.es.mean, initial.es.mean), "tell did not move the mean"
     assert not np.allclose(a.es.mean, c.es.mean), "a different key must give a different generation"
@@ -239,7 +234,7 @@ def test_resume_equals_uninterrupted_and_refuses_another_run(meta, whole, tmp_pa
     assert part.interrupted and int(part.state.generation) == 1
     resumed = meta_train(meta, key, 2, out_dir=tmp_path / "b", resume=True, progress=False, final_eval=False)
     assert int(resumed.state.generation) == 2 and not resumed.interrupted
-    assert leaves_equal(whole.state, resumed.state)
+    assert trees_equal(whole.state, resumed.state)
     assert [r["fitness_mean"] for r in whole.history] == [r["fitness_mean"] for r in resumed.history]
     saved = json.loads((tmp_path / "b" / "drift.json").read_text())
     np.testing.assert_allclose(saved["drift_params"]["w_out"], resumed.drift_params["w_out"], rtol=1e-6)

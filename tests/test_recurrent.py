@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from runs import assert_trees_equal, whole_and_resumed
 
 import jaxrl_suite
 from jaxrl_suite import evaluation
@@ -84,14 +85,8 @@ def test_no_gradient_crosses_an_episode_boundary(gru):
 
 def test_recurrent_run_resumes_bit_for_bit(gru, tmp_path):
     keys = jax.random.split(jax.random.key(3), 2)
-    kw = dict(chunk_updates=2, progress=False)
-    whole = train_runs(gru, keys, PPOHparams(), out_dir=tmp_path / "a", **kw)
-    train_runs(gru, keys, PPOHparams(), out_dir=tmp_path / "b", stop_after_chunks=1, **kw)
-    resumed = train_runs(gru, keys, PPOHparams(), out_dir=tmp_path / "b", resume=True, **kw)
-    for a, b in zip(jax.tree.leaves(whole.state), jax.tree.leaves(resumed.state), strict=True):
-        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    whole, resumed = whole_and_resumed(gru, keys, PPOHparams(), tmp_path, chunk_updates=2)
+    assert_trees_equal(whole.state, resumed.state)
     np.testing.assert_array_equal(whole.metrics["policy_loss"], resumed.metrics["policy_loss"])
 
 

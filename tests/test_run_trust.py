@@ -11,6 +11,7 @@ import signal
 import jax
 import numpy as np
 import pytest
+from runs import trees_equal
 
 import jaxrl_suite.runtime as runtime
 import jaxrl_suite.sweep as sweep_module
@@ -24,15 +25,6 @@ from jaxrl_suite.sweep import grid, sweep
 
 KW = dict(chunk_updates=4, checkpoint_every=1, progress=False, spec={"t": "trust"})
 KEYS = jax.random.split(jax.random.key(0), 2)
-
-
-def _raw(x):
-    return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
-
-
-def leaves_equal(a, b) -> bool:
-    pairs = zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True)
-    return all(np.array_equal(np.asarray(_raw(x)), np.asarray(_raw(y))) for x, y in pairs)
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +47,11 @@ def test_nonempty_run_dir_needs_resume_or_overwrite(tiny_trainer, full, tmp_path
         train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=out, **KW)
     res = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=out, overwrite=True, **KW)
     # every trace of the old run is gone: checkpoint, metrics and summary are the new run's
-    assert leaves_equal(res.state, full.state)
+    assert trees_equal(res.state, full.state)
     ckpt = runtime.Checkpointer(out / "checkpoints")
     restored, meta = ckpt.restore(res.state)
     ckpt.close()
-    assert leaves_equal(restored, full.state) and meta["update"] == 12
+    assert trees_equal(restored, full.state) and meta["update"] == 12
     assert [r["value_loss"] for r in _metric_rows(out)] == [
         r["value_loss"] for r in _metric_rows(full.out_dir)
     ]
@@ -158,13 +150,13 @@ def test_interrupt_at_every_point_of_the_chunk_cycle_resumes_exactly(tiny_traine
         out = tmp_path / f"{how}{k}"
         part = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=out, _events=_interrupt_at(k, how), **kw)
         if not part.interrupted:  # the interrupt came after the last chunk was committed: nothing to redo
-            assert part.summary["updates_done"] == 12 and leaves_equal(part.state, full.state)
+            assert part.summary["updates_done"] == 12 and trees_equal(part.state, full.state)
             continue
         done = part.summary["updates_done"]
         assert done % 4 == 0 and [r["update"] for r in _metric_rows(out)][:done] == list(range(done))
         resumed = train_runs(tiny_trainer, KEYS, PPOHparams(), out_dir=out, resume=True, **kw)
         assert resumed.summary["updates_done"] == 12, k
-        assert leaves_equal(resumed.state, full.state), f"{how} at event {k}"
+        assert trees_equal(resumed.state, full.state), f"{how} at event {k}"
         assert _metric_rows(out) == _metric_rows(full.out_dir), f"{how} at event {k}"
 
 
@@ -283,7 +275,7 @@ def test_damaged_newest_checkpoint_falls_back_to_an_intact_one(tiny_trainer, ful
     res = train_runs(
         tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path, resume=True, fallback_checkpoint=True, **KW
     )
-    assert leaves_equal(res.state, full.state)
+    assert trees_equal(res.state, full.state)
     assert _metric_rows(tmp_path) == _metric_rows(full.out_dir)
     assert any((tmp_path / "damaged-checkpoints").iterdir())  # moved aside, not deleted
 
@@ -317,7 +309,7 @@ def test_on_chunk_changes_env_params_without_recompiling_and_resumes_exactly(tin
     resumed = train_runs(
         tiny_trainer, KEYS, PPOHparams(), out_dir=tmp_path / "p", on_chunk=hook, resume=True, **kw
     )
-    assert leaves_equal(resumed.state, full.state)
+    assert trees_equal(resumed.state, full.state)
     assert _metric_rows(tmp_path / "p") == _metric_rows(tmp_path / "f")
     from jaxrl_suite import load_policy
 

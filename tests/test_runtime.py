@@ -11,6 +11,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from runs import trees_equal
 
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams
 from jaxrl_suite.cli import main as cli_main
@@ -26,15 +27,6 @@ def trainer(tiny_trainer):
     return tiny_trainer
 
 
-def _raw(x):
-    return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
-
-
-def leaves_equal(a, b) -> bool:
-    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    return all(np.array_equal(np.asarray(_raw(x)), np.asarray(_raw(y))) for x, y in pairs)
-
-
 def test_resume_equals_uninterrupted(trainer, tmp_path):
     keys = jax.random.split(jax.random.key(0), 2)
     kw = dict(chunk_updates=3, checkpoint_every=1, progress=False, spec={"t": "resume"})
@@ -43,7 +35,7 @@ def test_resume_equals_uninterrupted(trainer, tmp_path):
     assert part.interrupted and part.summary["updates_done"] == 6
     resumed = train_runs(trainer, keys, PPOHparams(), out_dir=tmp_path / "part", resume=True, **kw)
     assert not resumed.interrupted and resumed.summary["updates_done"] == 12
-    assert leaves_equal(jax.device_get(full.state), jax.device_get(resumed.state))
+    assert trees_equal(jax.device_get(full.state), jax.device_get(resumed.state))
     np.testing.assert_array_equal(full.metrics["return"], resumed.metrics["return"])  # whole run's metrics
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(ln)["update"] for ln in lines] == list(range(12))

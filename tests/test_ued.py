@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from runs import assert_trees_equal, whole_and_resumed
 
 from jaxrl_suite.algos.ued import buffer as level_buffer
 from jaxrl_suite.algos.ued import scores as level_scores
@@ -212,19 +213,12 @@ def test_curricula_run_in_one_program_and_fill_their_buffers(maze):
 
 def test_a_plr_run_resumes_bit_for_bit(maze, tmp_path):
     from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, make_train
-    from jaxrl_suite.runtime import train_runs
 
     env, params = maze
     trainer = make_train(UEDConfig(method="accel", **TINY), env, params)
     keys = jax.random.split(jax.random.key(3), 2)
-    kw = dict(chunk_updates=3, progress=False)
-    whole = train_runs(trainer, keys, UEDHparams(), out_dir=tmp_path / "a", **kw)
-    train_runs(trainer, keys, UEDHparams(), out_dir=tmp_path / "b", stop_after_chunks=1, **kw)
-    resumed = train_runs(trainer, keys, UEDHparams(), out_dir=tmp_path / "b", resume=True, **kw)
-    for a, b in zip(jax.tree.leaves(whole.state), jax.tree.leaves(resumed.state), strict=True):
-        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    whole, resumed = whole_and_resumed(trainer, keys, UEDHparams(), tmp_path, chunk_updates=3)
+    assert_trees_equal(whole.state, resumed.state)
     np.testing.assert_array_equal(whole.metrics["branch"], resumed.metrics["branch"])
 
 
