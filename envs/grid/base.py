@@ -76,12 +76,11 @@ class GridEnv(Environment):
         self.options = opts = self.defaults.updated(**options)
         if opts.random_start and not self.fixed_start:
             raise ValueError(f"{self.name} has no fixed start for random_start to replace")
-        self.agent_view_size, self.see_through_walls = opts.agent_view_size, opts.see_through_walls
-        self.fully_observable, self.tile_size, self.highlight = (
-            opts.fully_observable,
-            opts.tile_size,
-            bool(opts.highlight),
-        )
+        self.agent_view_size = opts.agent_view_size
+        self.see_through_walls = opts.see_through_walls
+        self.fully_observable = opts.fully_observable
+        self.tile_size = opts.tile_size
+        self.highlight = bool(opts.highlight)
         self._offsets = view_offsets(self.agent_view_size)
 
     @property

@@ -104,39 +104,31 @@ def _subset(key: jax.Array, size: int, n: jax.Array) -> jax.Array:
     return keys < jax.lax.fori_loop(0, 32, bit, jnp.uint32(0))
 
 
-def _scatter(key, height: int, width: int, max_cells: int, cell) -> jax.Array:
-    """The walled grid with a uniform number (0..max_cells) of ``cell`` at uniform distinct interior cells."""
-    k_n, k_pos = jax.random.split(key)
-    grid = jnp.asarray(_walled(height, width))
-    n = jax.random.randint(k_n, (), 0, max_cells + 1)
-    on = jnp.pad(_subset(k_pos, height * width, n).reshape(height, width), 1)
-    return jnp.where(on[..., None], jnp.asarray(cell, jnp.uint8), grid)
+def _scattered(cell, option: str, height: int, width: int, max_cells: int, solvable: bool):
+    """Levels with a uniform number (0..max_cells) of ``cell`` at uniform distinct interior cells of the walled
+    ``height x width`` grid, then agent and goal (``option`` names ``max_cells`` in errors)."""
+    height, width = check_int("height", height, 2), check_int("width", width, 2)
+    max_cells = check_int(option, max_cells, 0, height * width - 2)
+
+    def generate(key: jax.Array) -> Level:
+        k_cells, k_place = jax.random.split(key)
+        k_n, k_pos = jax.random.split(k_cells)
+        n = jax.random.randint(k_n, (), 0, max_cells + 1)
+        on = jnp.pad(_subset(k_pos, height * width, n).reshape(height, width), 1)
+        grid = jnp.where(on[..., None], jnp.asarray(cell, jnp.uint8), jnp.asarray(_walled(height, width)))
+        return _place_agent_and_goal(k_place, grid, solvable)
+
+    return generate
 
 
 def random_walls(height: int = 13, width: int = 13, max_walls: int = 60, solvable: bool = False):
     """JaxUED's Maze levels: up to ``max_walls`` walls (a uniform count) in an ``height x width`` interior."""
-    height, width = check_int("height", height, 2), check_int("width", width, 2)
-    max_walls = check_int("max_walls", max_walls, 0, height * width - 2)
-
-    def generate(key: jax.Array) -> Level:
-        k_walls, k_place = jax.random.split(key)
-        grid = _scatter(k_walls, height, width, max_walls, constants.CELL_WALL)
-        return _place_agent_and_goal(k_place, grid, solvable)
-
-    return generate
+    return _scattered(constants.CELL_WALL, "max_walls", height, width, max_walls, solvable)
 
 
 def lava_field(height: int = 9, width: int = 9, max_lava: int = 20, solvable: bool = True):
     """Up to ``max_lava`` lava cells (a uniform count) in an ``height x width`` interior."""
-    height, width = check_int("height", height, 2), check_int("width", width, 2)
-    max_lava = check_int("max_lava", max_lava, 0, height * width - 2)
-
-    def generate(key: jax.Array) -> Level:
-        k_lava, k_place = jax.random.split(key)
-        grid = _scatter(k_lava, height, width, max_lava, constants.CELL_LAVA)
-        return _place_agent_and_goal(k_place, grid, solvable)
-
-    return generate
+    return _scattered(constants.CELL_LAVA, "max_lava", height, width, max_lava, solvable)
 
 
 def perfect_maze(height: int = 13, width: int = 13):

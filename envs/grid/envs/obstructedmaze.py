@@ -48,7 +48,8 @@ class ObstructedMaze(RoomGridEnv):
         if self.quarters > 0 and tuple(agent_room) not in {(i, j) for i in range(3) for j in range(3)}:
             raise ValueError(f"agent_room must be a room (i, j) of the 3x3 maze, got {agent_room!r}")
         self.agent_room = tuple(int(v) for v in agent_room)
-        super().__init__(ROOM, *((1, 2) if self.quarters == 0 else (3, 3)), **options)
+        rows, cols = (1, 2) if self.quarters == 0 else (3, 3)  # two rooms, or the 3x3 maze
+        super().__init__(ROOM, rows, cols, **options)
 
     def default_max_steps(self) -> int:
         return 4 * self.num_rooms_visited * ROOM**2
