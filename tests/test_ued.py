@@ -11,10 +11,7 @@ from runs import assert_trees_equal, whole_and_resumed
 
 from jaxrl_suite.algos.ued import buffer as level_buffer
 from jaxrl_suite.algos.ued import scores as level_scores
-from jaxrl_suite.envs.grid import constants as C
-from jaxrl_suite.envs.grid import generators as G
-from jaxrl_suite.envs.grid import mutate as M
-from jaxrl_suite.envs.grid import solve
+from jaxrl_suite.envs.grid import constants, generators, mutate, solve
 
 NO_STALENESS = level_buffer.PLRParams(staleness_coef=0.0, temperature=1.0, min_fill=0.0)
 
@@ -126,28 +123,28 @@ def test_scores_are_finite_even_without_a_finished_episode():
 
 
 def test_accel_edits_keep_levels_valid_and_change_them():
-    gen = G.make_generator("random_walls", height=9, width=9, max_walls=30, solvable=True)
-    levels = G.generate_batch(gen, jax.random.key(0), 64)
-    mutated = jax.jit(jax.vmap(lambda lv, k: M.mutate(lv, k, 5)))(
+    gen = generators.make_generator("random_walls", height=9, width=9, max_walls=30, solvable=True)
+    levels = generators.generate_batch(gen, jax.random.key(0), 64)
+    mutated = jax.jit(jax.vmap(lambda lv, k: mutate.mutate(lv, k, 5)))(
         levels, jax.random.split(jax.random.key(1), 64)
     )
     grid = np.asarray(mutated.grid)
     t = grid[..., 0]
-    assert (t[:, [0, -1], :] == C.WALL).all() and (t[:, :, [0, -1]] == C.WALL).all()
-    assert ((t == C.GOAL).sum(axis=(1, 2)) == 1).all()
+    assert (t[:, [0, -1], :] == constants.WALL).all() and (t[:, :, [0, -1]] == constants.WALL).all()
+    assert ((t == constants.GOAL).sum(axis=(1, 2)) == 1).all()
     ax, ay = np.asarray(mutated.agent_pos).T
-    assert (t[np.arange(64), ay, ax] == C.EMPTY).all()
+    assert (t[np.arange(64), ay, ax] == constants.EMPTY).all()
     changed = (grid != np.asarray(levels.grid)).any(axis=(1, 2, 3)) | (
         np.asarray(mutated.agent_pos) != np.asarray(levels.agent_pos)
     ).any(axis=1)
     assert changed.mean() > 0.9
     # each edit on its own does what it says
     one = jax.tree.map(lambda a: a[0], levels)
-    walls = lambda lv: int((np.asarray(lv.grid)[..., 0] == C.WALL).sum())  # noqa: E731
-    assert walls(M.add_wall(one, jax.random.key(2))) == walls(one) + 1
+    walls = lambda lv: int((np.asarray(lv.grid)[..., 0] == constants.WALL).sum())  # noqa: E731
+    assert walls(mutate.add_wall(one, jax.random.key(2))) == walls(one) + 1
     assert walls(one) > 40  # 40 outer walls on 11 x 11, and some inside
-    assert walls(M.remove_wall(one, jax.random.key(2))) == walls(one) - 1
-    moved = M.move_goal(one, jax.random.key(3))
+    assert walls(mutate.remove_wall(one, jax.random.key(2))) == walls(one) - 1
+    moved = mutate.move_goal(one, jax.random.key(3))
     assert (np.asarray(moved.goal_pos) != np.asarray(one.goal_pos)).any()
     # the agent never ends up on the goal: every mutated level needs at least one action
     assert np.asarray(jax.vmap(solve.shortest_path)(mutated)).min() >= 1
@@ -243,19 +240,21 @@ def test_held_out_prefabs_are_the_published_mazes_and_the_student_is_evaluated_o
     labyrinth, whose shortest path is 113 actions)."""
     import jaxrl_suite
     from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
-    from jaxrl_suite.envs.grid import prefabs as P
+    from jaxrl_suite.envs.grid import prefabs
 
-    levels = P.prefabs()
-    paths = dict(zip(P.PREFABS, np.asarray(jax.vmap(solve.shortest_path)(levels)).tolist(), strict=True))
-    assert levels.grid.shape == (len(P.PREFABS), 15, 15, 3)
+    levels = prefabs.prefabs()
+    paths = dict(
+        zip(prefabs.PREFABS, np.asarray(jax.vmap(solve.shortest_path)(levels)).tolist(), strict=True)
+    )
+    assert levels.grid.shape == (len(prefabs.PREFABS), 15, 15, 3)
     assert paths["TrivialMaze"] == 9 and paths["SixteenRooms"] == 26 and paths["Labyrinth"] == 113
     assert all(p < solve.UNREACHABLE for p in paths.values())
     with pytest.raises(ValueError, match="did you mean SixteenRooms"):
-        P.prefab("SixteenRoom")
+        prefabs.prefab("SixteenRoom")
     env, params = jaxrl_suite.make("Maze-v0")
     trainer = make_train(UEDConfig(**{**TINY, "total_timesteps": 8 * 16}), env, params)
     state = trainer.init(jax.random.key(0), UEDHparams())
-    two = P.prefabs(["TrivialMaze", "Labyrinth"])
+    two = prefabs.prefabs(["TrivialMaze", "Labyrinth"])
     out = jax.jit(lambda s, k: heldout(trainer, s, k, two, episodes=16, greedy=False))(
         state, jax.random.key(1)
     )
@@ -309,9 +308,9 @@ def test_a_paired_run_trains_all_three_agents_on_valid_levels(maze):
         assert int(adam.count) == 4 * per_update, f"{name} steps on every update"
     levels = res.state.levels
     t = np.asarray(levels.grid)[..., 0]
-    assert ((t == C.GOAL).sum(axis=(1, 2)) == 1).all() and (t[:, [0, -1], :] == C.WALL).all()
+    assert ((t == constants.GOAL).sum(axis=(1, 2)) == 1).all() and (t[:, [0, -1], :] == constants.WALL).all()
     ax, ay = np.asarray(levels.agent_pos).T
-    assert (t[np.arange(len(ax)), ay, ax] == C.EMPTY).all(), "the agent stands on an empty cell"
+    assert (t[np.arange(len(ax)), ay, ax] == constants.EMPTY).all(), "the agent stands on an empty cell"
     m = {k: np.asarray(v) for k, v in res.metrics.items()}
     assert np.isfinite(m["regret"]).all() and (m["walls"] > 0).any()
     # a level where no episode finished counts as return 0: the regret stays finite
@@ -326,9 +325,9 @@ def test_minimax_heldout_set_is_solvable_padded_and_evaluated_at_its_own_sizes_a
     plays them in the resized maze with each level's own step limit."""
     import jaxrl_suite
     from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
-    from jaxrl_suite.envs.grid import heldout as H
+    from jaxrl_suite.envs.grid.heldout import heldout_set
 
-    names, levels, limits = H.heldout_set(instances=2)
+    names, levels, limits = heldout_set(instances=2)
     assert levels.grid.shape[1:] == (21, 21, 3) and len(names) == len(limits) == 11 + 4 * 2
     paths = dict(zip(names, np.asarray(jax.vmap(solve.shortest_path)(levels)).tolist(), strict=True))
     assert all(p < solve.UNREACHABLE for p in paths.values())
@@ -336,12 +335,12 @@ def test_minimax_heldout_set_is_solvable_padded_and_evaluated_at_its_own_sizes_a
     t = np.asarray(levels.grid)[..., 0]
     i = {n: k for k, n in enumerate(names)}
     small = t[i["SmallCorridor/0"]]
-    assert (small[1:14, 14:] == C.WALL).all(), "a 13x13 level is padded with walls"
-    gy, gx = np.argwhere(small == C.GOAL)[0]
-    assert gy in (6, 8) and gx % 2 == 1 and small[gy - 1 if gy == 8 else gy + 1, gx] == C.WALL
+    assert (small[1:14, 14:] == constants.WALL).all(), "a 13x13 level is padded with walls"
+    gy, gx = np.argwhere(small == constants.GOAL)[0]
+    assert gy in (6, 8) and gx % 2 == 1 and small[gy - 1 if gy == 8 else gy + 1, gx] == constants.WALL
     rooms = t[i["FourRooms/0"]][1:18, 1:18]
-    assert (rooms[8] != C.WALL).sum() == 2 and (rooms[:, 8] != C.WALL).sum() == 2
-    free = (t[i["PerfectMazeMedium/1"]] != C.WALL).sum()
+    assert (rooms[8] != constants.WALL).sum() == 2 and (rooms[:, 8] != constants.WALL).sum() == 2
+    free = (t[i["PerfectMazeMedium/1"]] != constants.WALL).sum()
     assert free == 2 * 100 - 1, "a perfect maze: 100 rooms joined by 99 carved walls"
     assert limits[i["LargeCorridor/0"]] == 2 * 21 * 21 and limits[i["TrivialMaze"]] == 250
 
