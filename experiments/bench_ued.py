@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -36,7 +34,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.level import make_level
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, results_dir, run_record
 from jaxrl_suite.vector import VecEnv
 from jaxrl_suite.wrappers import EpisodeStatistics
 
@@ -211,14 +209,9 @@ def main(argv: list[str] | None = None) -> dict:
         args.envs, args.updates, args.repeats = 64, 4, 1
     envs = bench_envs(args.envs, args.repeats)
     loop = bench_loop(args.updates, args.repeats)
-    out_dir = RESULTS / "quick" if args.quick else RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_dir(args.quick)
     summary = {
-        "benchmark": "bench_ued",
-        "smoke": bool(args.quick),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {len(jax.devices())} device(s), "
-        f"{jax.default_backend()}",
-        "jax": jax.__version__,
+        **run_record("benchmark", "bench_ued", args.quick),
         "env_vs_jaxued": envs,
         "ued_loop": loop,
         "targets": "ours >= 3x JaxUED's maze; curriculum overhead <= 20% (non-robust PLR vs DR: same work)",

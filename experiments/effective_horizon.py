@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite.algos import tabular as tb
 from jaxrl_suite.envs.grid import bridge
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, results_dir, run_record
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.wrappers import StickyActions
 
@@ -203,13 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
         either = [r for r in rows if any(r[a]["solved"] > 0 for a in ("ppo", "dqn") if a in algos)]
         agree = {"mdps_ppo_or_dqn_solved": len(either),
                  "sqirl_also_solved": sum(r["sqirl"]["solved"] > 0 for r in either)}  # fmt: skip
-    out_dir = RESULTS / "quick" if args.quick else RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_dir(args.quick)
     summary = {
-        "experiment": "effective_horizon",
-        "smoke": bool(args.quick),
-        "machine": f"{platform.machine()} {len(jax.devices())} device(s), {jax.default_backend()}",
-        "jax": jax.__version__,
+        **run_record("experiment", "effective_horizon", args.quick),
         "settings": {
             "mdps": len(mdps),
             "seeds": args.seeds,

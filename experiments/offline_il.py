@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos import imitation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, results_dir, run_record
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.runtime.plots import forward_fill
 from jaxrl_suite.stats import ci95_summary
@@ -47,12 +46,14 @@ def run(variant: str, n_demos: int, args, env, params) -> dict:
     hp = PPOHparams(lr=3e-4, ent_coef=0.01, gamma=0.99)
     demos = None
     if n_demos:
-        demos = jax.jit(lambda k: imitation.expert_demos(env, params, k, n_demos, int(params.max_steps_in_episode)))(
-            jax.random.key(1000 + n_demos)
-        )
+        demos = jax.jit(
+            lambda k: imitation.expert_demos(env, params, k, n_demos, int(params.max_steps_in_episode))
+        )(jax.random.key(1000 + n_demos))
     if variant == "concurrent":
         trainer = imitation.ImitationTrainer(cfg, env, demos, params)
-        hp = imitation.ImitationHparams(**{f: getattr(hp, f) for f in hp.__dataclass_fields__}, bc_coef=args.bc_coef)
+        hp = imitation.ImitationHparams(
+            **{f: getattr(hp, f) for f in hp.__dataclass_fields__}, bc_coef=args.bc_coef
+        )
     else:
         trainer = make_train(cfg, env, params)
     if variant == "pretrained":
@@ -121,15 +122,11 @@ def main(argv: list[str] | None = None) -> dict:
             g, f = r["sampled_return"], r["greedy_return"]
             print(f"{r['variant']:<11} demos {r['demos']:>3}: fresh mazes {g['mean']:.3f} ± {g['ci95']:.3f} "
                   f"(greedy {f['mean']:.3f} ± {f['ci95']:.3f})")  # fmt: skip
-    out_dir = RESULTS / "quick" if args.quick else RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_dir(args.quick)
     plot_path = out_dir / "offline_il.png"
     plot(rows, plot_path)
     summary = {
-        "experiment": "offline_il",
-        "smoke": bool(args.quick),
-        "machine": f"{platform.machine()} {len(jax.devices())} device(s), {jax.default_backend()}",
-        "jax": jax.__version__,
+        **run_record("experiment", "offline_il", args.quick),
         "env": {"id": "Maze-Perfect-v0", **ENV},
         "settings": {
             **{

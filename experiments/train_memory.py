@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, results_dir, run_record
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.runtime.plots import forward_fill
 
@@ -148,8 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"error: unknown task(s)/policies {unknown} (tasks: {sorted(TASKS)}; policies: "
                          f"{POLICIES}), no policy, or --seeds < 1")  # fmt: skip
     seeds, scale = (2, 0.05) if args.quick else (args.seeds, 1.0)
-    out_dir = RESULTS / "quick" if args.quick else RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_dir(args.quick)
     out_file = out_dir / "train_memory.json"
     # tasks not run this time keep their stored results (each result says when it ran)
     results: dict = json.loads(out_file.read_text())["results"] if out_file.exists() else {}
@@ -170,10 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     plot_path = out_dir / "train_memory.png"
     plot(results, plot_path)
     summary = {
-        "experiment": "train_memory",
-        "smoke": bool(args.quick),
-        "machine": f"{platform.machine()} {len(jax.devices())} device(s), {jax.default_backend()}",
-        "jax": jax.__version__,
+        **run_record("experiment", "train_memory", args.quick),
         "rule": "final return = mean episode return over the last 5% of updates, then mean and sd over seeds; "
         "greedy = mean return of 64 fresh greedy episodes per seed, averaged over seeds",
         "results": results,

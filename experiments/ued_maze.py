@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite.algos.ued.curriculum import UEDConfig, UEDHparams, heldout, make_train
 from jaxrl_suite.envs.grid.heldout import group_of, heldout_set
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, results_dir, run_record
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.stats import ci95_summary
 
@@ -149,13 +148,9 @@ def main(argv: list[str] | None = None) -> dict:
         if not args.json:
             s = r["heldout_solve_rate_mean"]
             print(f"{m:<6} held-out solve rate {s['mean']:.3f} ± {s['ci95']:.3f}  ({r['wall_s']:.0f} s)")
-    out_dir = RESULTS / "quick" if args.quick else RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_dir(args.quick)
     summary = {
-        "experiment": "ued_maze",
-        "smoke": bool(args.quick),
-        "machine": f"{platform.machine()} {len(jax.devices())} device(s), {jax.default_backend()}",
-        "jax": jax.__version__,
+        **run_record("experiment", "ued_maze", args.quick),
         "env": "Maze-v0",
         "settings": {
             **settings(args),

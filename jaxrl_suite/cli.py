@@ -507,26 +507,23 @@ def cmd_render(args) -> int:
     return 0
 
 
-def cmd_levels(args) -> int:
-    """Generate levels in the graph and report each (see jaxrl_suite/cli_levels.py)."""
-    from jaxrl_suite import cli_levels
+def _summary_command(name: str, doc: str):
+    """A command that runs ``jaxrl_suite.<name>.run(args)`` and prints its summary (human or JSON)."""
 
-    summary = cli_levels.run(args)
-    if not args.json:
-        cli_levels.print_human(summary)
-    _emit(args, summary)
-    return 0
+    def command(args) -> int:
+        module = importlib.import_module(f"jaxrl_suite.{name}")
+        summary = module.run(args)
+        if not args.json:
+            module.print_human(summary)
+        _emit(args, summary)
+        return 0
+
+    command.__doc__ = doc
+    return command
 
 
-def cmd_horizon(args) -> int:
-    """Exact tabular analysis of a grid MDP (see jaxrl_suite/cli_horizon.py)."""
-    from jaxrl_suite import cli_horizon
-
-    summary = cli_horizon.run(args)
-    if not args.json:
-        cli_horizon.print_human(summary)
-    _emit(args, summary)
-    return 0
+cmd_levels = _summary_command("cli_levels", "Generate levels in the graph and report each.")
+cmd_horizon = _summary_command("cli_horizon", "Exact tabular analysis of a grid MDP.")
 
 
 def _experiments_dir(bases: list[Path] | None = None) -> Path:

@@ -3,11 +3,14 @@ benchmarks' one timing rule."""
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "experiments" / "results"
 
 
 def portable_path(path: str | Path, root: Path = REPO) -> str:
@@ -35,3 +38,21 @@ def first_and_best(fn: Callable[[int], object], arg: int, reps: int) -> tuple[fl
         jax.block_until_ready(fn(arg + i + 1))
         best = min(best, time.perf_counter() - t0)
     return first, best
+
+
+def results_dir(smoke: bool) -> Path:
+    """Where a script writes: ``experiments/results/``, or its git-ignored ``quick/`` folder for a smoke run
+    (which must never overwrite the committed figures)."""
+    out = RESULTS / "quick" if smoke else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_record(kind: str, name: str, smoke: bool) -> dict:
+    """The fields every results file opens with: which script, whether a smoke run, on what machine and JAX."""
+    import jax
+
+    machine = (
+        f"{platform.machine()} {os.cpu_count()} cores, {len(jax.devices())} {jax.default_backend()} device(s)"
+    )
+    return {kind: name, "smoke": bool(smoke), "machine": machine, "jax": jax.__version__}
