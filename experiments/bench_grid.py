@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxrl_suite
-from jaxrl_suite.results import first_and_best
+from jaxrl_suite.results import first_and_best, portable_path
 from jaxrl_suite.vector import VecEnv
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_grid.json")
@@ -271,6 +271,7 @@ def main() -> dict:
         log(f"compile reset+step: max {max(ct.values()):.2f} s over {len(ct)} ids")
     path = QUICK_RESULTS if args.quick else RESULTS
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    summary["results_file"] = portable_path(path)
     with open(path, "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps(summary))

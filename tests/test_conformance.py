@@ -1,7 +1,8 @@
 """The conformance suite: every registered environment honours the API contract of ``jaxrl_suite.env``.
 
 One jitted, vmapped random rollout per id (compiled once, shared by all checks through a fixture) plus an
-unbatched jit of reset/step. Gymnax and Brax ids run a representative subset to keep CI time down. A few ids
+unbatched jit of reset/step. Gymnax and Brax ids run a representative subset to keep CI time down, and so do
+MiniGrid's size variants (``conformance_ids``; ``make test-slow`` checks every one). A few ids
 also run the rollout checks through ``VecEnv`` (the batched path PPO trains on; grid envs take its
 state-only step there), one grid id through its pooled resets.
 """
@@ -52,16 +53,28 @@ VEC_CASES = [
 ]
 
 
-def conformance_ids() -> list[str]:
-    ids = []
+def conformance_ids() -> tuple[list[str], list[str]]:
+    """(ids CI checks, ids only ``make test-slow`` checks). A MiniGrid id that differs from an earlier one of
+    its family only in integer options (sizes, counts: the same code on other array shapes) is a variant;
+    the first of each kind stands for it in CI."""
+    ids, variants, seen = [], [], set()
     for env_id in jaxrl_suite.registered():
-        family = spec(env_id).family
-        if family == "gymnax" and env_id not in GYMNAX_SUBSET:
+        s = spec(env_id)
+        if s.family == "gymnax" and env_id not in GYMNAX_SUBSET:
             continue
-        if family == "brax" and env_id not in BRAX_SUBSET:
+        if s.family == "brax" and env_id not in BRAX_SUBSET:
             continue
+        kind = (str(s.entry_point), sorted((k, str(v)) for k, v in s.kwargs.items() if not _is_int(v)))
+        if s.family == "minigrid" and repr(kind) in seen:
+            variants.append(env_id)
+            continue
+        seen.add(repr(kind))
         ids.append(env_id)
-    return ids
+    return ids, variants
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def short_params(params):
@@ -116,10 +129,15 @@ def make_rollout(env, params, reset_mode=None):
     return jax.jit(rollout)
 
 
-CASES = [(env_id, None) for env_id in conformance_ids()] + VEC_CASES
+_CI_IDS, _VARIANT_IDS = conformance_ids()
+CASES = (
+    [pytest.param((env_id, None), id=env_id) for env_id in _CI_IDS]
+    + [pytest.param((env_id, None), id=env_id, marks=pytest.mark.slow) for env_id in _VARIANT_IDS]
+    + [pytest.param((env_id, mode), id=f"{env_id}-VecEnv-{mode}") for env_id, mode in VEC_CASES]
+)
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[i if m is None else f"{i}-VecEnv-{m}" for i, m in CASES])
+@pytest.fixture(scope="module", params=CASES)
 def case(request):
     env_id, reset_mode = request.param
     env, params = jaxrl_suite.make(env_id)

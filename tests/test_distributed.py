@@ -31,17 +31,21 @@ def env(**extra) -> dict:
 
 def test_two_processes_equal_one_process_bit_for_bit(tmp_path):
     port = free_port()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, WORKER, str(tmp_path / "multi"), str(port), str(rank)],
-            env=env(),
+    cache = {"JAXRL_SUITE_COMPILE_CACHE": "1", "JAXRL_SUITE_COMPILE_CACHE_DIR": str(tmp_path / "xla")}
+
+    def start(out, port, rank, **extra):  # each process runs, is interrupted, resumes (a cached compile)
+        return subprocess.Popen(
+            [sys.executable, WORKER, str(tmp_path / out), str(port), str(rank)],
+            env=env(**cache, **extra),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for rank in (0, 1)
-    ]
+
+    # the reference, alongside: one process, the same four devices (the layout sets the per-device batch)
+    procs = [start("multi", port, 0), start("multi", port, 1)]
+    procs.append(start("single", 0, 0, XLA_FLAGS="--xla_force_host_platform_device_count=4", NPROC="1"))
     try:
         outs = [p.communicate(timeout=300) for p in procs]
     finally:
@@ -49,16 +53,7 @@ def test_two_processes_equal_one_process_bit_for_bit(tmp_path):
             p.kill()
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-3000:]
-    # the reference: one process, the same four devices (the layout sets the per-device batch, hence the bits)
-    single = subprocess.run(
-        [sys.executable, WORKER, str(tmp_path / "single"), "0", "0"],
-        env=env(XLA_FLAGS="--xla_force_host_platform_device_count=4", NPROC="1"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert single.returncode == 0, single.stderr[-3000:]
+    outs = outs[:2]
     multi = tmp_path / "multi"
     assert (multi / "metrics.jsonl").read_bytes() == (tmp_path / "single" / "metrics.jsonl").read_bytes()
     a, b = (json.loads((d / "sweep.json").read_text()) for d in (multi, tmp_path / "single"))

@@ -82,11 +82,11 @@ def test_default_ids_cover_every_family():
 
 
 def test_parity_reaches_successes():
-    """The scripted behaviour really completes tasks, so success rewards are compared too."""
-    total = 0
+    """The scripted behaviour really completes tasks in each of these families (a key and door, a pickup, a
+    go-to), so their success rewards are compared step for step with MiniGrid's too."""
     for env_id in ("MiniGrid-DoorKey-5x5-v0", "MiniGrid-Fetch-5x5-N2-v0", "MiniGrid-GoToObject-6x6-N2-v0"):
-        total += run_parity(env_id, levels=8, steps=120)["success"]
-    assert total >= 3
+        stats = run_parity(env_id, levels=8, steps=120)
+        assert stats["success"] >= 1, f"{env_id}: no success reached, so none compared"
 
 
 @pytest.mark.slow

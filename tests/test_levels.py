@@ -60,6 +60,7 @@ def _python_bfs(grid: np.ndarray, pos, direction) -> int | None:
 def batches():
     """N levels from each generator (one compiled vmap each) and the solver's answer for each."""
     out = {}
+    solve_batch = jax.jit(jax.vmap(solve.shortest_path))  # one program for every same-shaped batch
     for name, opts in [
         ("random_walls", dict(height=9, width=9, max_walls=40)),
         ("random_walls_solvable", dict(height=9, width=9, max_walls=40, solvable=True)),
@@ -70,7 +71,7 @@ def batches():
     ]:
         gen = generators.make_generator(name.removesuffix("_solvable").removesuffix("_locked"), **opts)
         levels = generators.generate_batch(gen, jax.random.key(7), N)
-        out[name] = (levels, np.asarray(jax.jit(jax.vmap(solve.shortest_path))(levels)))
+        out[name] = (levels, np.asarray(solve_batch(levels)))
     return out
 
 

@@ -209,12 +209,21 @@ def test_curriculum_follows_l2f():
 
 
 def test_curriculum_is_a_dynamic_param(hover, jitted):
+    """Every curriculum stage is the same compiled program: params of the same types, traced once."""
     env, params = hover
     _, s = jitted.reset(jax.random.key(3), params)
-    reward = jitted.reward
-    late = apply_curriculum(params, 3_000_000)
+    traces = []
+
+    def reward(state, action, p):
+        traces.append(1)
+        return env.reward(state, action, p)
+
+    reward = jax.jit(reward)
     action = jnp.zeros(4)
-    assert float(reward(s, action, late)) < float(reward(s, action, params))
+    stages = [params, apply_curriculum(params, 3_000_000), apply_curriculum(params, 6_000_000)]
+    values = [float(reward(s, action, p)) for p in stages]
+    assert values[2] <= values[1] < values[0]
+    assert len(traces) == 1, "a curriculum stage changed the params' types and recompiled the env"
 
 
 def test_domain_randomisation_scales_the_episode_model(hover, jitted):
@@ -321,12 +330,20 @@ def test_bad_configuration_is_rejected():
             Hover(dtype=jnp.float64)
 
 
-def test_float64_env_under_x64():
+def test_float64_env_under_x64(hover, jitted):
+    """The float64 env flies the same flight as the float32 one (same draws, same physics), in float64."""
+    _, params = hover
+    action = jnp.full(4, 0.2)
     with jax.enable_x64(True):
         env = Hover(dtype=jnp.float64)
-        obs, s = jax.jit(env.reset)(jax.random.key(0), env.default_params)
-        obs, s, reward, *_ = jax.jit(env.step_env)(jax.random.key(1), s, jnp.zeros(4), env.default_params)
+        obs, s = jax.jit(env.reset)(jax.random.key(0), params)
+        obs, s, reward, *_ = jax.jit(env.step_env)(jax.random.key(1), s, action, params)
         assert obs.dtype == jnp.float64 and s.quad.position[0].dtype == jnp.float64
+        obs64, pos64 = np.asarray(obs), np.asarray(s.quad.position)
+    obs32, s32 = jitted.reset(jax.random.key(0), params)
+    obs32, s32, *_ = jitted.step(jax.random.key(1), s32, action, params)
+    np.testing.assert_allclose(pos64, np.asarray(s32.quad.position), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(obs64, np.asarray(obs32), rtol=1e-4, atol=1e-5)
 
 
 def _pd_controller(params):

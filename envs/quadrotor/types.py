@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import numpy as np
 from flax import struct
 
 from jaxrl_suite.env import EnvParams, EnvState
@@ -23,15 +24,17 @@ class RewardParams:
     w_a |a − baseline|²)``, or ``termination_penalty`` on the terminating step. Defaults: the initial weights
     (``reward_squared_position_only_torque``)."""
 
-    scale: Any = 0.5
-    constant: Any = 2.0
-    termination_penalty: Any = 0.0
-    position: Any = 5.0
-    orientation: Any = 5.0
-    linear_velocity: Any = 0.01
-    angular_velocity: Any = 0.0
-    action: Any = 0.01
-    action_baseline: Any = 0.334  # ≈ hover, normalised action 0.33405
+    # float32 scalars, not Python floats (which jit sees as weak-typed): the curriculum's float32 weights then
+    # have the same type, so a new stage reuses the compiled program
+    scale: Any = np.float32(0.5)
+    constant: Any = np.float32(2.0)
+    termination_penalty: Any = np.float32(0.0)
+    position: Any = np.float32(5.0)
+    orientation: Any = np.float32(5.0)
+    linear_velocity: Any = np.float32(0.01)
+    angular_velocity: Any = np.float32(0.0)
+    action: Any = np.float32(0.01)
+    action_baseline: Any = np.float32(0.334)  # ≈ hover, normalised action 0.33405
 
 
 @struct.dataclass
