@@ -44,6 +44,7 @@ from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
 from jaxrl_suite.envs.quadrotor import curriculum
 from jaxrl_suite.envs.quadrotor import render as qrender
+from jaxrl_suite.results import portable_path
 from jaxrl_suite.runtime import train_runs
 
 RESULTS = Path(__file__).parent / "results" / "quadrotor_hover.json"
@@ -319,9 +320,9 @@ def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Pa
     one = jax.tree.map(lambda x: x[pick, ::4][: 75 if task == "hover" else 250], states)  # 25 fps
     qrender.save_gif(qrender.frames(trainer.env, one, params), str(out / "flight.gif"), fps=25)
     return {
-        "learning_curve": str(out / "learning_curve.png"),
-        "trajectories": str(out / "trajectories.png"),
-        "gif": str(out / "flight.gif"),
+        "learning_curve": portable_path(out / "learning_curve.png"),
+        "trajectories": portable_path(out / "trajectories.png"),
+        "gif": portable_path(out / "flight.gif"),
     }
 
 
