@@ -617,6 +617,18 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON summary object as the last line")
 
 
+def _learner_parsers(p: argparse.ArgumentParser, command: str, fn, wanted):
+    """One sub-parser per learner under ``command``; yields those the command line names (their options are
+    built only then: importing a learner is slow), each with the shared training options added."""
+    algo_sub = p.add_subparsers(dest="algo", required=True)
+    for name, mod in ALGOS.items():
+        q = algo_sub.add_parser(name, help=f"{name} (see `jaxrl-suite {command} {name} -h`)")
+        q.set_defaults(fn=fn)
+        if wanted(command, name):
+            _add_training_options(q, importlib.import_module(mod))
+            yield q
+
+
 def _add_training_options(p: argparse.ArgumentParser, module) -> None:
     p.add_argument("--env", help="environment id (see `jaxrl-suite list`); with --resume, the stored one")
     p.add_argument("--env-opt", action="append", metavar="KEY=VALUE", help="environment option (repeatable)")
@@ -674,13 +686,7 @@ def parser(command: str | None = None, algo: str | None = None) -> argparse.Argu
     p.set_defaults(fn=cmd_list)
 
     p = sub.add_parser("train", help="train a learner; progress bar, metrics, checkpoints, learning curve")
-    algo_sub = p.add_subparsers(dest="algo", required=True)
-    for name, mod in ALGOS.items():
-        q = algo_sub.add_parser(name, help=f"{name} (see `jaxrl-suite train {name} -h`)")
-        q.set_defaults(fn=cmd_train)
-        if not wanted("train", name):
-            continue
-        _add_training_options(q, importlib.import_module(mod))
+    for q in _learner_parsers(p, "train", cmd_train, wanted):
         q.add_argument(
             "--threshold",
             type=float,
@@ -690,13 +696,7 @@ def parser(command: str | None = None, algo: str | None = None) -> argparse.Argu
         q.add_argument("--checkpoint-every", type=int, default=10, help="chunks between checkpoints")
 
     p = sub.add_parser("sweep", help="seeds x settings in one compiled program; table + plot")
-    algo_sub = p.add_subparsers(dest="algo", required=True)
-    for name, mod in ALGOS.items():
-        q = algo_sub.add_parser(name, help=f"{name} (see `jaxrl-suite sweep {name} -h`)")
-        q.set_defaults(fn=cmd_sweep)
-        if not wanted("sweep", name):
-            continue
-        _add_training_options(q, importlib.import_module(mod))
+    for q in _learner_parsers(p, "sweep", cmd_sweep, wanted):
         q.add_argument("--grid", action="append", metavar="NAME=v1,v2,...", help="grid values (repeatable)")
         q.add_argument("--random", action="append", metavar="NAME=low:high[:log]", help="random-search range")
         q.add_argument("--samples", type=int, default=8, help="settings drawn by --random")

@@ -111,10 +111,8 @@ def extra_fields(env_id: str, mg) -> dict:
     return {}
 
 
-def to_state(env, mg, env_id: str, extra: dict | None = None):
-    """Our state for MiniGrid's current level (grid, box contents, pose, carried object, steps, mission)."""
-    enc = mg.grid.encode()  # [W, H, 3]
-    grid = np.ascontiguousarray(np.swapaxes(enc, 0, 1))
+def box_contents(mg) -> np.ndarray:
+    """``[H, W, 2]`` (type, colour) of what each box of MiniGrid's current level holds (NOTHING elsewhere)."""
     contents = np.zeros((mg.height, mg.width, 2), np.uint8)
     contents[...] = constants.NOTHING
     for j in range(mg.height):
@@ -122,6 +120,14 @@ def to_state(env, mg, env_id: str, extra: dict | None = None):
             obj = mg.grid.get(i, j)
             if obj is not None and obj.type == "box":
                 contents[j, i] = _obj_code(obj.contains)
+    return contents
+
+
+def to_state(env, mg, env_id: str, extra: dict | None = None):
+    """Our state for MiniGrid's current level (grid, box contents, pose, carried object, steps, mission)."""
+    enc = mg.grid.encode()  # [W, H, 3]
+    grid = np.ascontiguousarray(np.swapaxes(enc, 0, 1))
+    contents = box_contents(mg)
     carrying = _obj_code(mg.carrying)
     inside = (
         _obj_code(mg.carrying.contains)
@@ -314,39 +320,48 @@ def decode_object(t: int, c: int, s: int, inside=(constants.EMPTY, 0)):
     return obj
 
 
+def level_env(width, height, gen_grid, mission="test", max_steps=100, see_through_walls=False, view=7):
+    """A MiniGrid env of the given size whose ``_gen_grid`` is ``gen_grid(env)`` (it sets the grid and pose)."""
+    from minigrid.core.mission import MissionSpace
+    from minigrid.minigrid_env import MiniGridEnv
+
+    class Level(MiniGridEnv):
+        def __init__(self):
+            super().__init__(
+                mission_space=MissionSpace(mission_func=lambda: mission),
+                width=width,
+                height=height,
+                max_steps=max_steps,
+                see_through_walls=see_through_walls,
+                agent_view_size=view,
+            )
+
+        def _gen_grid(self, width, height):
+            gen_grid(self)
+            self.mission = mission
+
+    return Level()
+
+
 class ArrayLevelEnv:
     """Factory for a MiniGrid env whose level is given by our arrays (for engine-level parity tests)."""
 
     @staticmethod
     def make(grid, contents, pos, direction, max_steps=100, see_through_walls=False, view=7, carrying=None):
         from minigrid.core.grid import Grid
-        from minigrid.core.mission import MissionSpace
-        from minigrid.minigrid_env import MiniGridEnv
 
         grid, contents = np.asarray(grid), np.asarray(contents)
         h, w = grid.shape[:2]
 
-        class _Level(MiniGridEnv):
-            def __init__(self):
-                super().__init__(
-                    mission_space=MissionSpace(mission_func=lambda: "test"),
-                    width=w,
-                    height=h,
-                    max_steps=max_steps,
-                    see_through_walls=see_through_walls,
-                    agent_view_size=view,
-                )
+        def gen_grid(env):
+            env.grid = Grid(w, h)
+            for y in range(h):
+                for x in range(w):
+                    env.grid.set(x, y, decode_object(*grid[y, x], inside=contents[y, x]))
+            env.agent_pos = (int(pos[0]), int(pos[1]))
+            env.agent_dir = int(direction)
 
-            def _gen_grid(self, width, height):
-                self.grid = Grid(width, height)
-                for y in range(height):
-                    for x in range(width):
-                        self.grid.set(x, y, decode_object(*grid[y, x], inside=contents[y, x]))
-                self.agent_pos = (int(pos[0]), int(pos[1]))
-                self.agent_dir = int(direction)
-                self.mission = "test"
-
-        env = _Level()
+        env = level_env(w, h, gen_grid, "test", max_steps, see_through_walls, view)
         env.reset(seed=0)
         if carrying is not None:
             env.carrying = decode_object(carrying[0], carrying[1], 0)
@@ -392,14 +407,7 @@ def minigrid_levels(env_id: str, n: int, seed0: int = 0) -> dict:
     for s in range(n):
         mg.reset(seed=seed0 + s)
         out["grid"].append(np.swapaxes(mg.grid.encode(), 0, 1))
-        contents = np.zeros((mg.height, mg.width, 2), np.uint8)
-        contents[...] = constants.NOTHING
-        for j in range(mg.height):
-            for i in range(mg.width):
-                obj = mg.grid.get(i, j)
-                if obj is not None and obj.type == "box":
-                    contents[j, i] = _obj_code(obj.contains)
-        out["contents"].append(contents)
+        out["contents"].append(box_contents(mg))
         out["pos"].append(np.asarray(mg.agent_pos, np.int32))
         out["dir"].append(int(mg.agent_dir))
         out["mission"].append(mission_vector(env_id, mg.mission))

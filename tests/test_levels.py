@@ -163,27 +163,14 @@ def test_minigrid_encoding_and_ascii_round_trip(batches):
 def _Exported(mg: dict, size: int, max_steps: int):
     """A MiniGrid env whose level is read from our export with MiniGrid's own ``Grid.decode`` (5x5 view,
     see-through walls: the Maze settings)."""
+    from grid_parity import level_env
     from minigrid.core.grid import Grid
-    from minigrid.core.mission import MissionSpace
-    from minigrid.minigrid_env import MiniGridEnv
 
-    class Exported(MiniGridEnv):
-        def __init__(self):
-            super().__init__(
-                mission_space=MissionSpace(mission_func=lambda: "reach the goal"),
-                width=size,
-                height=size,
-                max_steps=max_steps,
-                see_through_walls=True,
-                agent_view_size=5,
-            )
+    def gen_grid(env):
+        env.grid, _ = Grid.decode(mg["encoding"])
+        env.agent_pos, env.agent_dir = mg["agent_pos"], mg["agent_dir"]
 
-        def _gen_grid(self, width, height):
-            self.grid, _ = Grid.decode(mg["encoding"])
-            self.agent_pos, self.agent_dir = mg["agent_pos"], mg["agent_dir"]
-            self.mission = "reach the goal"
-
-    return Exported()
+    return level_env(size, size, gen_grid, "reach the goal", max_steps, see_through_walls=True, view=5)
 
 
 def test_a_level_exported_to_minigrid_steps_there_as_ours():
