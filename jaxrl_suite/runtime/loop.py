@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars everywhere (tqdm.auto warns in notebooks without ipywidgets)
 
 from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import distributed as dist
