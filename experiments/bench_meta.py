@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import resource
@@ -30,6 +29,7 @@ import numpy as np
 
 from jaxrl_suite.algos.drift_ppo import DriftConfig, DriftHparams
 from jaxrl_suite.algos.meta import DriftMeta, ESConfig, MetaConfig
+from jaxrl_suite.results import publish
 
 NOTEBOOK_INNER = MetaConfig().inner  # the notebook's full mode uses the meta-training CPU preset
 NOTEBOOK_SEEDS, NOTEBOOK_HIDDEN, NOTEBOOK_POPULATION = 4, 16, 32
@@ -174,25 +174,23 @@ def main() -> dict:
             "program_bytes_fixed": float(b_icpt),
         },
     }
-    out = Path(__file__).parent / "results" / "bench_meta.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    if not args.json:
+
+    def lines():
         for r in rows:
-            print(
+            yield (
                 f"population {r['population']:3d}: compile {r['compile_s']:5.1f}s, {r['gen_s']:6.2f}s/generation "
                 f"({r['generations_per_hour']:7.0f}/hour, {r['inner_env_steps_per_s']:.3g} env-steps/s), "
                 f"{r['bytes_per_member'] / 1e6:.2f} MB/member (program {r['program_bytes'] / 1e6:.1f} MB)"
             )
-        print(f"marginal cost per member: {s_slope:.3f} s/generation, {b_slope / 1e6:.2f} MB")
+        yield f"marginal cost per member: {s_slope:.3f} s/generation, {b_slope / 1e6:.2f} MB"
         if loop:
-            print(
+            yield (
                 f"meta_train loop, population {loop['population']}: {loop['loop_gen_s']:.2f} s/generation "
                 f"computing, {loop['wall_gen_s_incl_evals_and_checkpoints']:.2f} s with evaluations "
                 f"(every {loop['eval_every']}) and checkpoints"
             )
-    print(json.dumps(result))
-    return result
+
+    return publish(result, Path(__file__).parent / "results" / "bench_meta.json", lines, args.json)
 
 
 if __name__ == "__main__":

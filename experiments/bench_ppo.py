@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 
 import jaxrl_suite  # noqa: E402
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train  # noqa: E402
+from jaxrl_suite.results import publish  # noqa: E402
 from jaxrl_suite.runtime.episodes import METRIC, THRESHOLD_RULE, WINDOW  # noqa: E402
 from jaxrl_suite.runtime.plots import forward_fill  # noqa: E402
 from jaxrl_suite.runtime.sharding import run_sharding  # noqa: E402
@@ -259,37 +260,36 @@ def main() -> dict:
             result["wall_to_475_speedup_vs_sb3_seed_median"] = (
                 sb3["wall_s_to_475"] / result["wall_s_to_475"]["median"]
             )
-    out = RESULTS / "quick" / "bench_ppo.json" if args.quick else RESULTS / "bench_ppo.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    if not args.json:
-        print(
+
+    def lines():
+        yield (
             f"ours, 1 seed: compile {one['compile_s']:.2f}s, train {one['train_s']:.2f}s "
             f"({one['steps_per_s']:.3g} steps/s), 475 at {one.get('steps_to_475')} steps, "
             f"{one.get('wall_s_to_475') or float('nan'):.2f}s wall incl. compile"
         )
         spread_475 = result["steps_to_475"]
-        print(
+        yield (
             f"ours, {args.seeds} seeds vmapped: train {many['train_s']:.2f}s = {result['seeds_time_ratio']:.2f}x one "
             f"seed; {many['seeds_reaching_475']}/{args.seeds} reach 475, steps to 475 min/median/max "
             f"{spread_475['min']}/{spread_475['median']}/{spread_475['max']} ({THRESHOLD_RULE})"
         )
-        print(
+        yield (
             f"vs rejax (measured): compile {result['compile_speedup_vs_rejax']:.2f}x, "
             f"train {result['train_speedup_vs_rejax']:.2f}x faster"
         )
         rec = result["recurrent_vs_feed_forward"]
-        print(
+        yield (
             f"recurrent (GRU, CartPole-masked-v1), 1 seed: compile {gru['compile_s']:.2f}s "
             f"({rec['compile_ratio']:.2f}x feed-forward), train {gru['train_s']:.2f}s ({rec['train_ratio']:.2f}x)"
         )
         if "sb3" in result:
-            print(
+            yield (
                 f"stable-baselines3: 475 at {result['sb3']['steps_to_475']} steps, "
                 f"{result['sb3']['wall_s_to_475']}s wall; speedup {result.get('wall_to_475_speedup_vs_sb3')}"
             )
-    print(json.dumps(result))
-    return result
+
+    out = RESULTS / "quick" / "bench_ppo.json" if args.quick else RESULTS / "bench_ppo.json"
+    return publish(result, out, lines, args.json)
 
 
 if __name__ == "__main__":

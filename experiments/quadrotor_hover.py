@@ -31,7 +31,9 @@ Usage: python experiments/quadrotor_hover.py [--tasks hover tracking] [--seed 0]
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import platform
+import sys
 import time
 from pathlib import Path
 
@@ -44,7 +46,7 @@ from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
 from jaxrl_suite.envs.quadrotor import curriculum
 from jaxrl_suite.envs.quadrotor import render as qrender
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, publish
 from jaxrl_suite.runtime import train_runs
 
 RESULTS = Path(__file__).parent / "results" / "quadrotor_hover.json"
@@ -63,32 +65,45 @@ TASKS = {
         env="Quadrotor-FigureEight-v0", config=dict(num_envs=256, num_steps=64, **_PPO), **_SHARED
     ),
 }
+CURRICULUM_START = 2_500_000  # env steps on the initial reward weights before L2F's curriculum starts
+# What the ablation varies, each against the task's settings above: hparams (dynamic), config (static), reward
+# weights, and when the curriculum starts.
+VARIANTS: dict[str, dict] = {
+    "single-seed-2026-11": {},  # the recipe as first published (one seed, one host)
+    "lr-3e-4": dict(hparams=dict(lr=3e-4)),
+    "no-value-clip": dict(config=dict(clip_value_loss=False)),
+    "envs-1024": dict(config=dict(num_envs=1024)),
+}
+RECIPE = "single-seed-2026-11"
 EVAL_SECONDS = 10.0  # hover evaluation flight
 HOLD_SECONDS = 5.0  # ... of which the last 5 s must stay within HOLD_RADIUS
 HOLD_RADIUS = 0.1  # m
 SETTLE_SECONDS = 1.0  # tracking error is measured after this
 
 
-def build(task: str, total_steps: int | None, chunk_updates: int, shape_overrides: dict | None = None):
-    """(trainer, hparams, env params) for ``task``; the step budget is rounded to whole chunks."""
-    t = TASKS[task]
+def build(
+    task: str,
+    total_steps: int | None,
+    chunk_updates: int,
+    shape_overrides: dict | None = None,
+    variant: str = RECIPE,
+    curriculum_interval: int = 100_000,
+):
+    """(trainer, hparams, env params, curriculum schedule) for ``task`` under ``variant``; the step budget is
+    rounded to whole chunks."""
+    t, v = TASKS[task], VARIANTS[variant]
     env, params = jaxrl_suite.make(t["env"])
-    params = params.replace(reward=params.reward.replace(**t.get("reward", {})))
-    shapes = {**t["config"], **{k: v for k, v in (shape_overrides or {}).items() if v is not None}}
-    batch = shapes["num_envs"] * shapes["num_steps"]
+    params = params.replace(reward=params.reward.replace(**{**t.get("reward", {}), **v.get("reward", {})}))
+    base = dict(hidden=(64, 64), continuous=True, asymmetric_critic=True, normalize_obs=True)
+    base |= dict(normalize_reward=True, anneal_lr=True)
+    overrides = {k: x for k, x in (shape_overrides or {}).items() if x is not None}
+    settings = {**base, **t["config"], **v.get("config", {}), **overrides}
+    batch = settings["num_envs"] * settings["num_steps"]
     updates = max(1, round((total_steps or t["total_steps"]) / batch / chunk_updates)) * chunk_updates
-    cfg = PPOConfig(
-        total_timesteps=updates * batch,
-        hidden=(64, 64),
-        continuous=True,
-        asymmetric_critic=True,
-        normalize_obs=True,
-        normalize_reward=True,
-        anneal_lr=True,
-        **shapes,
-    )
-    hp = PPOHparams(**t["hparams"]).validate()
-    return make_train(cfg, env, params), hp, params
+    cfg = PPOConfig(total_timesteps=updates * batch, **settings)
+    hp = PPOHparams(**{**t["hparams"], **v.get("hparams", {})}).validate()
+    stage = curriculum.schedule(params, curriculum_interval, v.get("curriculum_start", CURRICULUM_START))
+    return make_train(cfg, env, params), hp, params, stage
 
 
 def fly(trainer, state, key: jax.Array, episodes: int, seconds: float):
@@ -163,14 +178,18 @@ def tracking_error(trainer, state, key, episodes: int) -> dict:
 
 
 def to_json(metrics: dict) -> dict:
-    """Evaluation results on the host as JSON values: counts as ints, NaN (no survivor) as ``None``."""
+    """Evaluation results on the host as JSON values: counts as ints, NaN (no survivor) as ``None``; a metric
+    with a leading seed axis becomes a list, one entry per seed."""
+
+    def one(x):
+        if np.issubdtype(x.dtype, np.integer):
+            return int(x)
+        return float(x) if np.isfinite(x) else None
+
     out = {}
     for k, v in jax.device_get(metrics).items():
         v = np.asarray(v)
-        if np.issubdtype(v.dtype, np.integer):
-            out[k] = int(v)
-        else:
-            out[k] = float(v) if np.isfinite(v) else None
+        out[k] = one(v) if v.ndim == 0 else [one(x) for x in v]
     return out
 
 
@@ -178,30 +197,42 @@ def _fmt(value, unit: str = "") -> str:
     return "n/a (no survivor)" if value is None else f"{value:.3f}{unit}"
 
 
-def train_task(task: str, args) -> dict:
+def _spread(values: list) -> dict:
+    """Median and range over seeds (of the seeds with a value)."""
+    xs = [v for v in values if v is not None]
+    if not xs:
+        return {"median": None, "min": None, "max": None}
+    return {"median": float(np.median(xs)), "min": float(min(xs)), "max": float(max(xs))}
+
+
+def train_task(task: str, args, variant: str, artefacts: bool = True) -> dict:
+    """Train ``args.seeds`` seeds of ``variant`` on ``task`` as one vmapped program; evaluate every seed
+    greedily on the same fresh starts every ``args.eval_every`` chunks."""
     shapes = {"num_envs": args.num_envs, "num_steps": args.num_steps}
-    trainer, hp, params = build(task, args.total_steps, args.chunk_updates, shapes)
+    trainer, hp, params, stage = build(
+        task, args.total_steps, args.chunk_updates, shapes, variant, args.curriculum_interval
+    )
     cfg = trainer.config
     evaluate = hover_success if task == "hover" else tracking_error
     n_eval = args.eval_episodes
+    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
 
-    stage = curriculum.schedule(params, args.curriculum_interval, args.curriculum_start)  # from our weights
-
-    eval_fn = jax.jit(lambda s, k: evaluate(trainer, s, k, n_eval))
-    final_fn = eval_fn if args.final_episodes == n_eval else None  # same program: compile it once
+    # every seed flies from the same starts (common random numbers: seeds differ by their policy only)
+    per_seed = lambda n: jax.jit(jax.vmap(lambda s, k: evaluate(trainer, s, k, n), in_axes=(0, None)))  # noqa: E731
+    eval_fn = per_seed(n_eval)
     chunk_steps = args.chunk_updates * cfg.batch_size
     chunks = cfg.num_updates // args.chunk_updates
     curve: list[dict] = []
-    clock = {"eval_s": 0.0, "reached_at": None, "key": jax.random.key(args.seed + 10_000)}
+    clock = {"eval_s": 0.0, "key": jax.random.key(args.seed + 10_000)}
     t = time.perf_counter()  # the evaluation compiles before the clock starts, as it always did
-    state_shape = jax.eval_shape(trainer.init, jax.random.key(0), hp)
+    state_shape = jax.eval_shape(jax.vmap(trainer.init, in_axes=(0, None)), keys, hp)
     eval_fn = eval_fn.lower(state_shape, jax.random.key(0)).compile()
     eval_compile_s = time.perf_counter() - t
     t0 = time.perf_counter()
 
     def on_chunk(state, m) -> tuple:
-        """The runtime's per-chunk hook: learning curve, periodic greedy evaluation, the reward curriculum
-        (the next chunk's env params: passed in, never recompiled) and the stop at the target."""
+        """The runtime's per-chunk hook: learning curve, periodic greedy evaluation of every seed, the reward
+        curriculum (the next chunk's env params: passed in, never recompiled) and the stop at the target."""
         steps = int(m["steps"][0, -1])
         ret, length = np.asarray(m["return"]), np.asarray(m["length"])
         row = {
@@ -211,74 +242,100 @@ def train_task(task: str, args) -> dict:
             "length": float(np.nanmean(length)) if np.isfinite(length).any() else None,
         }
         i = steps // chunk_steps - 1
+        stop = False
         if (i + 1) % args.eval_every == 0 or i == chunks - 1:
             t = time.perf_counter()
             clock["key"], k = jax.random.split(clock["key"])
-            ev = to_json(eval_fn(jax.tree.map(lambda x: x[0], state), k))
+            ev = to_json(eval_fn(state, k))
             clock["eval_s"] += time.perf_counter() - t
             row.update(ev)
+            if task == "hover":
+                stop = args.stop_at_target and min(ev["success_rate"]) >= args.target
             if not args.json:
-                extra = (
-                    f"success {ev['success_rate']:.3f}"
-                    if task == "hover"
-                    else f"rms error over survivors {_fmt(ev['rms_error_survivors_m'], ' m')}, "
-                    f"crashes {ev['crash_rate']:.3f}"
-                )
-                print(
-                    f"[{task}] {steps:>10,d} steps  {row['wall_s']:6.1f} s  return {row['return']}  {extra}",
-                    flush=True,
-                )
+                if task == "hover":
+                    extra = "success per seed " + " ".join(f"{x:.3f}" for x in ev["success_rate"])
+                else:
+                    extra = "rms over survivors " + " ".join(_fmt(x) for x in ev["rms_error_survivors_m"])
+                print(f"[{task} {variant}] {steps:>10,d} steps {row['wall_s']:6.1f} s  {extra}", flush=True)
         curve.append(row)
-        stop = False
-        if task == "hover" and clock["reached_at"] is None and row.get("success_rate", -1.0) >= args.target:
-            clock["reached_at"] = dict(row)
-            stop = not args.full_budget
         return stage(steps), stop
 
     res = train_runs(
         trainer.with_env_params(stage(0)),
-        jax.random.key(args.seed)[None],
+        keys,
         hp,
         chunk_updates=args.chunk_updates,
         on_chunk=on_chunk,
         progress=False,
         title=f"PPO on {TASKS[task]['env']}",
     )
-    state = jax.tree.map(lambda x: x[0], res.state)
-    compile_s = res.summary["init_s"] + res.summary["compile_s"]
-    train_s = res.summary["train_s"]
-    eval_s = clock["eval_s"]
-    reached_at = clock["reached_at"]
-
-    if final_fn is None:
-        final_fn = jax.jit(lambda s, k: evaluate(trainer, s, k, args.final_episodes))
-    final = to_json(final_fn(state, jax.random.key(999_999)))
-    out = Path(args.out) / task
-    out.mkdir(parents=True, exist_ok=True)
-    artefacts = save_artefacts(task, trainer, state, params, curve, out)
-    return {
+    final_fn = eval_fn if args.final_episodes == n_eval else per_seed(args.final_episodes)
+    final = to_json(final_fn(res.state, jax.random.key(999_999)))
+    out = {
         "env": TASKS[task]["env"],
-        "seed": args.seed,
+        "variant": variant,
+        "variant_changes": VARIANTS[variant],
+        "seeds": args.seeds,
+        "base_seed": args.seed,
         "config": {k: v for k, v in cfg.__dict__.items()},
         "hparams": {k: float(v) for k, v in hp.__dict__.items()},
-        "compile_s": compile_s,
+        "curriculum": {
+            "interval": args.curriculum_interval,
+            "start": VARIANTS[variant].get("curriculum_start", CURRICULUM_START),
+        },
+        "compile_s": res.summary["init_s"] + res.summary["compile_s"],
         "eval_compile_s": eval_compile_s,
-        "train_s": train_s,
-        "eval_s": eval_s,
+        "train_s": res.summary["train_s"],
+        "eval_s": clock["eval_s"],
         "steps_trained": curve[-1]["steps"],
-        "steps_per_s": curve[-1]["steps"] / train_s,
-        "target_success": args.target if task == "hover" else None,
-        "reached_target_at": reached_at,
-        "wall_to_policy_s": None if reached_at is None else reached_at["wall_s"],
+        "steps_per_s_all_seeds": curve[-1]["steps"] * args.seeds / res.summary["train_s"],
         "final_eval_episodes": args.final_episodes,
         "final_eval": final,
         "curve": curve,
-        **artefacts,
+    }
+    if task == "hover":
+        out.update(hover_summary(curve, final, args.target))
+    else:
+        out["rms_error_survivors_m"] = _spread(final["rms_error_survivors_m"])
+        out["survivor_fraction"] = _spread(final["survivor_fraction"])
+        out["crash_rate"] = _spread(final["crash_rate"])
+    if artefacts:
+        first = jax.tree.map(lambda x: x[0], res.state)
+        out.update(save_artefacts(task, trainer, first, params, curve, Path(args.out) / task, args.target))
+    return out
+
+
+def hover_summary(curve: list[dict], final: dict, target: float) -> dict:
+    """Per seed: the first evaluation at >= ``target`` (wall-clock incl. compile), the best evaluation, the
+    end-of-budget one and the drop from best to end; and the first evaluation where every seed is there."""
+    evals = [r for r in curve if "success_rate" in r]
+    n = len(final["success_rate"])
+    first = [next((r for r in evals if r["success_rate"][s] >= target), None) for s in range(n)]
+    every = next((r for r in evals if min(r["success_rate"]) >= target), None)
+    best = [max(r["success_rate"][s] for r in evals) for s in range(n)]
+    end = evals[-1]["success_rate"]
+    return {
+        "target_success": target,
+        "success_rate": _spread(final["success_rate"]),
+        "crash_rate": _spread(final["crash_rate"]),
+        "wall_to_target_per_seed_s": [None if r is None else r["wall_s"] for r in first],
+        "steps_to_target_per_seed": [None if r is None else r["steps"] for r in first],
+        "wall_to_target_all_seeds_s": None if every is None else every["wall_s"],
+        "steps_to_target_all_seeds": None if every is None else every["steps"],
+        "best_eval_success_per_seed": best,
+        "end_eval_success_per_seed": end,
+        "drop_best_to_end_per_seed": [b - e for b, e in zip(best, end, strict=True)],
+        "no_collapse": all(b - e <= 0.02 for b, e in zip(best, end, strict=True)),
+        "every_seed_at_target_at_end": min(final["success_rate"]) >= target,
     }
 
 
-def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Path) -> dict:
-    """Learning curve PNG, 3-D trajectories of 16 greedy flights, and a GIF of one flight."""
+def save_artefacts(
+    task: str, trainer, state, params, curve: list[dict], out: Path, target: float | None = None
+) -> dict:
+    """Learning curves (every seed), and the first seed's 3-D trajectories of 16 greedy flights and a GIF of one
+    flight."""
+    out.mkdir(parents=True, exist_ok=True)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 3.6), dpi=100)
@@ -288,13 +345,15 @@ def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Pa
     ax1.set(xlabel="env steps", ylabel="mean episode return (training)", title=trainer.env.name)
     ev = [r for r in curve if "crash_rate" in r]
     key = "success_rate" if task == "hover" else "rms_error_survivors_m"
-    ax2.plot([r["wall_s"] for r in ev], [np.nan if r[key] is None else r[key] for r in ev], "o-")
+    per_seed = np.array([[np.nan if x is None else x for x in r[key]] for r in ev])  # [evals, seeds]
+    ax2.plot([r["wall_s"] for r in ev], per_seed, "o-", ms=3)
     ax2.set(
         xlabel="wall-clock incl. compile [s]",
         ylabel="hover success rate" if task == "hover" else "RMS tracking error, survivors [m]",
+        title=f"{per_seed.shape[1]} seeds, one program",
     )
-    if task == "hover":
-        ax2.axhline(0.9, color="grey", ls=":")
+    if task == "hover" and target is not None:
+        ax2.axhline(target, color="grey", ls=":")
     fig.tight_layout()
     fig.savefig(out / "learning_curve.png")
 
@@ -329,8 +388,14 @@ def save_artefacts(task: str, trainer, state, params, curve: list[dict], out: Pa
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="+", default=["hover", "tracking"], choices=sorted(TASKS))
+    ap.add_argument("--seeds", type=int, default=5, help="seeds trained together as one vmapped program")
+    ap.add_argument("--seed", type=int, default=0, help="base seed: the runs' keys split from it")
+    ap.add_argument("--variant", default=RECIPE, choices=sorted(VARIANTS), help="the recipe to train")
     ap.add_argument(
-        "--seed", type=int, default=0, help="training seed, recorded with the results (a run per seed)"
+        "--ablation",
+        nargs="+",
+        choices=sorted(VARIANTS),
+        help="instead: train hover under each of these variants (--seeds each) and record the comparison",
     )
     ap.add_argument("--total-steps", type=int, help="override the step budget (rounded to whole chunks)")
     ap.add_argument("--num-envs", type=int, help="override the task's number of parallel envs")
@@ -339,9 +404,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--eval-every", type=int, default=2, help="evaluate every this many chunks")
     ap.add_argument("--eval-episodes", type=int, default=1024, help="episodes per evaluation during training")
     ap.add_argument("--final-episodes", type=int, default=1024)
-    ap.add_argument("--target", type=float, default=0.9, help="hover success rate to report reaching")
+    ap.add_argument("--target", type=float, default=0.95, help="hover success rate every seed must reach")
     ap.add_argument(
-        "--full-budget", action="store_true", help="train the whole budget instead of stopping at --target"
+        "--stop-at-target",
+        action="store_true",
+        help="stop at the first evaluation where every seed is at --target (default: the whole budget, "
+        "which is what shows a collapse)",
     )
     ap.add_argument(
         "--curriculum-interval",
@@ -349,53 +417,77 @@ def main(argv: list[str] | None = None) -> dict:
         default=100_000,
         help="env steps per stage of L2F's reward curriculum (0: keep the initial weights)",
     )
-    ap.add_argument(
-        "--curriculum-start",
-        type=int,
-        default=2_500_000,
-        help="env steps before the curriculum starts (PPO first learns to fly on the initial weights)",
-    )
     ap.add_argument("--out", default="runs/quadrotor")
-    ap.add_argument("--results", default=str(RESULTS), help="where the JSON summary goes")
+    ap.add_argument("--results", help="where the JSON summary goes (default experiments/results/...)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if not 0 < args.target <= 1:
         ap.error("--target must be in (0, 1]")
-    if min(args.chunk_updates, args.eval_every, args.eval_episodes, args.final_episodes) < 1:
-        ap.error("--chunk-updates, --eval-every, --eval-episodes and --final-episodes must be >= 1")
-    results = {task: train_task(task, args) for task in args.tasks}
-    summary = {
+    if min(args.seeds, args.chunk_updates, args.eval_every, args.eval_episodes, args.final_episodes) < 1:
+        ap.error("--seeds, --chunk-updates, --eval-every, --eval-episodes and --final-episodes must be >= 1")
+    head = {
         "experiment": "quadrotor_hover",
-        "device": jax.devices()[0].device_kind,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "backend": jax.default_backend(),
         "jax": jax.__version__,
-        "seed": args.seed,
-        "results": results,
+        "argv": sys.argv[1:] if argv is None else list(argv),
+        "seeds": args.seeds,
+        "base_seed": args.seed,
     }
+    if args.ablation:
+        rows = {v: train_task("hover", args, v, artefacts=False) for v in args.ablation}
+        summary = {**head, "ablation": {v: ablation_row(r) for v, r in rows.items()}, "runs": rows}
+        path = args.results or RESULTS.with_name("quadrotor_hover_ablation.json")
+        return publish(summary, path, lambda: ablation_lines(summary["ablation"]), args.json)
+    results = {task: train_task(task, args, args.variant) for task in args.tasks}
+    summary = {**head, "variant": args.variant, "results": results}
     if "hover" in results:
         h = results["hover"]
-        summary["hover_success_rate"] = h["final_eval"]["success_rate"]
-        summary["hover_crash_rate"] = h["final_eval"]["crash_rate"]
-        summary["hover_wall_to_policy_s"] = h["wall_to_policy_s"]
+        for k in ("success_rate", "crash_rate", "wall_to_target_all_seeds_s", "no_collapse"):
+            summary[f"hover_{k}"] = h[k]
     if "tracking" in results:
-        fe = results["tracking"]["final_eval"]
-        summary["tracking_rms_error_survivors_m"] = fe["rms_error_survivors_m"]
-        summary["tracking_survivor_fraction"] = fe["survivor_fraction"]
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(summary, indent=2))
-    if not args.json:
+        t = results["tracking"]
+        summary["tracking_rms_error_survivors_m"] = t["rms_error_survivors_m"]
+        summary["tracking_survivor_fraction"] = t["survivor_fraction"]
+
+    def lines():
         for task, r in results.items():
             fe = r["final_eval"]
-            what = (
-                f"success {fe['success_rate']:.3f} over {r['final_eval_episodes']} episodes, "
-                f"policy reached in {r['wall_to_policy_s']} s wall (compile {r['compile_s']:.1f} s)"
-                if task == "hover"
-                else f"RMS tracking error over survivors {_fmt(fe['rms_error_survivors_m'], ' m')} "
-                f"(survivor fraction {fe['survivor_fraction']:.3f}), crashes {fe['crash_rate']:.3f}"
-            )
-            print(f"{r['env']}: {what}; {r['steps_trained']:,d} steps at {r['steps_per_s']:,.0f} steps/s")
-    print(json.dumps(summary))
-    return summary
+            if task == "hover":
+                yield (
+                    f"{r['env']} ({args.seeds} seeds): success per seed "
+                    + " ".join(f"{x:.3f}" for x in fe["success_rate"])
+                    + f" over {r['final_eval_episodes']} episodes; every seed >= {args.target} at "
+                    f"{r['wall_to_target_all_seeds_s']} s wall (compile {r['compile_s']:.1f} s); "
+                    f"drop best->end " + " ".join(f"{x:.3f}" for x in r["drop_best_to_end_per_seed"])
+                )
+            else:
+                yield (
+                    f"{r['env']} ({args.seeds} seeds): RMS over survivors "
+                    + " ".join(_fmt(x, " m") for x in fe["rms_error_survivors_m"])
+                    + "; survivor fraction "
+                    + " ".join(f"{x:.3f}" for x in fe["survivor_fraction"])
+                )
+
+    return publish(summary, args.results or RESULTS, lines, args.json)
+
+
+def ablation_row(r: dict) -> dict:
+    """One variant's line in the ablation: what changed, and per seed how it ended."""
+    keys = ("variant_changes", "steps_trained", "compile_s", "train_s", "wall_to_target_all_seeds_s")
+    keys += ("wall_to_target_per_seed_s", "best_eval_success_per_seed", "end_eval_success_per_seed")
+    keys += ("drop_best_to_end_per_seed", "no_collapse", "every_seed_at_target_at_end", "success_rate")
+    return {k: r[k] for k in keys} | {"final_success_per_seed": r["final_eval"]["success_rate"]}
+
+
+def ablation_lines(table: dict):
+    for v, r in table.items():
+        yield (
+            f"{v:>22}: final success per seed "
+            + " ".join(f"{x:.3f}" for x in r["final_success_per_seed"])
+            + f"; best->end drop max {max(r['drop_best_to_end_per_seed']):.3f}; all at target at "
+            f"{r['wall_to_target_all_seeds_s']} s"
+        )
 
 
 if __name__ == "__main__":

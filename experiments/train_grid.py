@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
-from jaxrl_suite.results import portable_path
+from jaxrl_suite.results import portable_path, publish
 from jaxrl_suite.runtime import train_runs
 
 RESULTS = Path(__file__).parent / "results" / "train_grid.json"
@@ -106,17 +105,15 @@ def main() -> dict:
         for name in args.tasks
     }
     summary = {"experiment": "train_grid", "device": jax.devices()[0].device_kind, "results": results}
-    out = Path(args.results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
-    if not args.json:
+
+    def lines():
         for r in results.values():
-            print(
+            yield (
                 f"{r['env']}: final return {r['final_return_mean']:.3f} ± {r['final_return_std']:.3f} "
                 f"(greedy {r['greedy_eval_return']:.3f}) after {r['total_steps']} steps, {r['wall_s']:.0f}s wall"
             )
-    print(json.dumps(summary))
-    return summary
+
+    return publish(summary, args.results, lines, args.json)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@ benchmarks' one timing rule."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,3 +57,16 @@ def run_record(kind: str, name: str, smoke: bool) -> dict:
         f"{platform.machine()} {os.cpu_count()} cores, {len(jax.devices())} {jax.default_backend()} device(s)"
     )
     return {kind: name, "smoke": bool(smoke), "machine": machine, "jax": jax.__version__}
+
+
+def publish(summary: dict, path: str | Path, lines: Callable[[], Iterable[str]], as_json: bool) -> dict:
+    """How a script ends: ``summary`` written to ``path`` as indented JSON, the readable ``lines()`` printed
+    unless ``as_json``, then the summary as one JSON line, always last."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2))
+    if not as_json:
+        for line in lines():
+            print(line)
+    print(json.dumps(summary))
+    return summary

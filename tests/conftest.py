@@ -3,7 +3,10 @@ whose compiled chunks (cached on it) every runtime test shares."""
 
 import os
 
+from subprocesses import with_fast_compile
+
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["XLA_FLAGS"] = with_fast_compile(os.environ.get("XLA_FLAGS", ""))
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # CLI calls compile afresh (no persistent cache shared with a user's runs); test_runtime turns it on on purpose
 os.environ["JAXRL_SUITE_COMPILE_CACHE"] = "0"

@@ -23,5 +23,5 @@ TINY = MetaConfig(
     fitness_tail=0.5,
     es=ESConfig(population=4),
     inner=TINY_INNER,
-    inner_hparams=DriftHparams(lr=5e-3),
+    inner_hparams=DriftHparams(lr=5e-2),  # large enough that the members' fitness differs: a real ES step
 )

@@ -1,4 +1,5 @@
-"""Test support: comparing pytrees bit for bit (PRNG keys by their data) and a run stopped and resumed."""
+"""Test support: comparing pytrees bit for bit (PRNG keys by their data), a run stopped and resumed, and a
+small state to checkpoint."""
 
 from __future__ import annotations
 
@@ -32,3 +33,15 @@ def whole_and_resumed(learner, keys, hparams, tmp_path, chunk_updates: int):
     train_runs(learner, keys, hparams, out_dir=tmp_path / "resumed", stop_after_chunks=1, **kw)
     resumed = train_runs(learner, keys, hparams, out_dir=tmp_path / "resumed", resume=True, **kw)
     return whole, resumed
+
+
+def make_state(seed: float = 0.0) -> dict:
+    """A few float arrays (one big enough to sit in its own data file), an empty one, and a PRNG key."""
+    w = np.random.default_rng(int(seed)).normal(size=(64, 64)).astype(np.float32)
+    return {
+        "w": jnp.asarray(w),
+        "b": jnp.full(3, seed, jnp.float32),
+        "opt": {"mu": jnp.zeros((2, 5)), "count": jnp.asarray(7, jnp.int32)},
+        "empty": jnp.zeros((0, 4)),
+        "key": jax.random.key(int(seed)),
+    }

@@ -4,35 +4,21 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-from runs import trees_equal
+from runs import make_state, trees_equal
+from subprocesses import child_env
 
 from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError
 
 NOISE = ("Traceback", "Event loop", "tensorstore_spec", "ERROR", "Future exception", "WARNING")
-
-
-def make_state(seed: float = 0.0) -> dict:
-    """A few float arrays (one big enough to sit in its own data file), an empty one, and a PRNG key."""
-    w = np.random.default_rng(int(seed)).normal(size=(64, 64)).astype(np.float32)
-    return {
-        "w": jnp.asarray(w),
-        "b": jnp.full(3, seed, jnp.float32),
-        "opt": {"mu": jnp.zeros((2, 5)), "count": jnp.asarray(7, jnp.int32)},
-        "empty": jnp.zeros((0, 4)),
-        "key": jax.random.key(int(seed)),
-    }
 
 
 def saved(directory: Path, steps=(1, 2, 3)) -> Path:
@@ -135,13 +121,13 @@ def test_damaged_step_reported_quietly_in_a_fresh_process(tmp_path):
     directory = saved(tmp_path / "checkpoints")
     corrupt(directory / "3", "delete_index")
     script = (
-        "import sys; sys.path.insert(0, sys.argv[2]); import test_checkpoint as t\n"
+        "import sys; sys.path.insert(0, sys.argv[2]); from runs import make_state\n"
         "from jaxrl_suite.runtime.checkpoint import Checkpointer, CheckpointError\n"
-        "try: Checkpointer(sys.argv[1]).restore(t.make_state())\n"
+        "try: Checkpointer(sys.argv[1]).restore(make_state())\n"
         "except CheckpointError as e: print(e.step, e.intact_step)\n"
         "import gc, time; time.sleep(0.3); gc.collect()\n"
     )
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env = child_env()
     out = subprocess.run(
         [sys.executable, "-c", script, str(directory), str(Path(__file__).parent)],
         capture_output=True,

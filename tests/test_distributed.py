@@ -2,7 +2,6 @@
 resumed, 4-run sweep; process 0's outputs equal a single-process run on the same four devices, bit for bit."""
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from subprocesses import child_env
 
 from jaxrl_suite.cli import main as cli_main
 from jaxrl_suite.runtime import distributed
@@ -24,9 +24,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def env(**extra) -> dict:
-    base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
-    return {**base, "JAX_PLATFORMS": "cpu", "JAXRL_SUITE_COMPILE_CACHE": "0", **extra}
+def env(devices: int | None = None, **extra) -> dict:
+    return child_env(devices, **{"JAXRL_SUITE_COMPILE_CACHE": "0", **extra})
 
 
 def test_two_processes_equal_one_process_bit_for_bit(tmp_path):
@@ -45,7 +44,7 @@ def test_two_processes_equal_one_process_bit_for_bit(tmp_path):
 
     # the reference, alongside: one process, the same four devices (the layout sets the per-device batch)
     procs = [start("multi", port, 0), start("multi", port, 1)]
-    procs.append(start("single", 0, 0, XLA_FLAGS="--xla_force_host_platform_device_count=4", NPROC="1"))
+    procs.append(start("single", 0, 0, devices=4, NPROC="1"))
     try:
         outs = [p.communicate(timeout=300) for p in procs]
     finally:

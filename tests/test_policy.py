@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from subprocesses import child_env
 
 import jaxrl_suite
 from jaxrl_suite import evaluation
@@ -152,18 +153,16 @@ def test_evaluation_and_rollouts_match_the_recorded_outputs():
 
 def test_a_run_trained_on_two_devices_loads_on_one(tmp_path):
     """Checkpoints restore onto this process's devices, not the ones they were saved from."""
-    import os
     import subprocess
     import sys
 
-    base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
-    two = {**base, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    two = child_env(2)
     train = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "256", "--num-steps", "32",
              "--num-minibatches", "2", "--update-epochs", "1", "--seeds", "2", "--no-progress"]  # fmt: skip
     cli = [sys.executable, "-m", "jaxrl_suite"]
     out = subprocess.run([*cli, *train, "--out", str(tmp_path)], env=two, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    one = {**base, "JAX_PLATFORMS": "cpu"}
+    one = child_env()
     ev = subprocess.run([*cli, "eval", "--checkpoint", str(tmp_path), "--run", "1", "--episodes", "2"], env=one,
                         capture_output=True, text=True)  # fmt: skip
     assert ev.returncode == 0, ev.stderr[-2000:]

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from subprocesses import child_env
 
 from jaxrl_suite.prng import default_key, fast_key
 
@@ -58,7 +59,7 @@ def test_derived_keys_are_not_fused_into_the_next_hash():
 
 
 def test_cpu_configure_sets_one_device_per_core_before_the_backend_starts():
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    env = child_env()
     code = (
         "import warnings; from jaxrl_suite import cpu; r = cpu.configure(); import jaxrl_suite.algos.ppo, jax;"
         "n = jax.device_count();"

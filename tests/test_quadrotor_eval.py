@@ -69,3 +69,34 @@ def test_an_evaluation_without_survivors_reports_no_error_figure(script):
     rms = np.asarray(per_seed["rms_error_survivors_m"])
     assert np.isnan(rms[0]) and rms[1] == pytest.approx(0.3)
     np.testing.assert_allclose(per_seed["survivor_fraction"], [0.0, 0.125])
+
+
+def test_a_two_seed_smoke_run_reports_every_seed_and_the_collapse_check(script, tmp_path):
+    """A tiny run of the script (CI smoke): two seeds in one program, evaluated on the same starts; the
+    summary carries per-seed figures, the best-to-end drop and whether every seed reached the target."""
+    argv = [
+        "--tasks",
+        "hover",
+        "--seeds",
+        "2",
+        "--total-steps",
+        "2048",
+        "--num-envs",
+        "16",
+        "--num-steps",
+        "16",
+    ]
+    argv += ["--chunk-updates", "2", "--eval-every", "1", "--eval-episodes", "8", "--final-episodes", "8"]
+    out = script.main([*argv, "--json", "--out", str(tmp_path), "--results", str(tmp_path / "s.json")])
+    hover = out["results"]["hover"]
+    evals = [r for r in hover["curve"] if "success_rate" in r]
+    assert len(evals) == 4 and all(len(r["success_rate"]) == 2 for r in evals)
+    best = [max(r["success_rate"][s] for r in evals) for s in range(2)]
+    assert hover["best_eval_success_per_seed"] == best
+    assert hover["drop_best_to_end_per_seed"] == [
+        b - e for b, e in zip(best, evals[-1]["success_rate"], strict=True)
+    ]
+    assert hover["no_collapse"] == all(d <= 0.02 for d in hover["drop_best_to_end_per_seed"])
+    assert len(hover["final_eval"]["crash_rate"]) == 2 and out["hover_success_rate"]["min"] is not None
+    assert json.loads((tmp_path / "s.json").read_text())["seeds"] == 2
+    assert (tmp_path / "hover" / "learning_curve.png").stat().st_size > 0

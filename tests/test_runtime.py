@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 from runs import trees_equal
+from subprocesses import child_env
 
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams
 from jaxrl_suite.cli import main as cli_main
@@ -112,8 +112,9 @@ print(json.dumps({"devices": res.summary["devices"], "sweep_devices": sw.summary
 
 
 def _run_with_devices(n: int) -> dict:
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", MULTI_DEVICE_SCRIPT], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MULTI_DEVICE_SCRIPT], env=child_env(n), capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -133,7 +134,7 @@ def test_cli_applies_the_cpu_layout_it_documents(tmp_path):
     """A CLI process lays out one CPU device per core that divides the seeds (before gymnax starts JAX)."""
     from jaxrl_suite import cpu
 
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    env = child_env()
     argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1024", "--num-steps", "32",
             "--num-minibatches", "2", "--update-epochs", "1", "--seeds", "2", "--chunk", "2",
             "--out", str(tmp_path / "cli"), "--no-progress", "--json"]  # fmt: skip
@@ -212,7 +213,7 @@ def test_compiled_program_cache_follows_the_env_params(trainer):
 
 
 def test_cli_persistent_compile_cache_makes_a_second_run_start_fast(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    env = child_env()
     env.update(JAXRL_SUITE_COMPILE_CACHE="1", JAXRL_SUITE_COMPILE_CACHE_DIR=str(tmp_path / "cache"))
     argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "2048", "--num-steps", "32",
             "--num-minibatches", "2", "--update-epochs", "2", "--no-progress", "--json"]  # fmt: skip

@@ -13,6 +13,28 @@ import numpy as np
 from jaxrl_suite.envs.grid import constants
 from jaxrl_suite.envs.grid.level import Level, from_ascii, make_level
 
+
+def mirrored(text: str) -> str:
+    """An ASCII level flipped left to right (the agent's facing flipped with it)."""
+    return "\n".join(line[::-1].translate(str.maketrans("<>", "><")) for line in text.split("\n"))
+
+
+_LABYRINTH = """
+.............
+.###########.
+.#.........#.
+.#.#######.#.
+.#.#.....#.#.
+.#.#.###.#.#.
+.#.#.#G#.#.#.
+.#.#.#.#.#.#.
+.#...#...#.#.
+.#########.#.
+.....#.....#.
+####.#.#####.
+>....#.......
+"""
+
 PREFABS: dict[str, str] = {
     "TrivialMaze": """
 ...
@@ -65,36 +87,8 @@ PREFABS: dict[str, str] = {
 ......#....G.
 ...#..#..#...
 """,
-    "Labyrinth": """
-.............
-.###########.
-.#.........#.
-.#.#######.#.
-.#.#.....#.#.
-.#.#.###.#.#.
-.#.#.#G#.#.#.
-.#.#.#.#.#.#.
-.#...#...#.#.
-.#########.#.
-.....#.....#.
-####.#.#####.
->....#.......
-""",
-    "LabyrinthFlipped": """
-.............
-.###########.
-.#.........#.
-.#.#######.#.
-.#.#.....#.#.
-.#.#.###.#.#.
-.#.#.#G#.#.#.
-.#.#.#.#.#.#.
-.#.#...#...#.
-.#.#########.
-.#.....#.....
-.#####.#.####
-.......#....<
-""",
+    "Labyrinth": _LABYRINTH,
+    "LabyrinthFlipped": mirrored(_LABYRINTH),
     "Labyrinth2": """
 >#...........
 .#.#########.
