@@ -100,3 +100,20 @@ def test_a_two_seed_smoke_run_reports_every_seed_and_the_collapse_check(script, 
     assert len(hover["final_eval"]["crash_rate"]) == 2 and out["hover_success_rate"]["min"] is not None
     assert json.loads((tmp_path / "s.json").read_text())["seeds"] == 2
     assert (tmp_path / "hover" / "learning_curve.png").stat().st_size > 0
+
+
+def test_the_flying_curriculum_waits_for_every_seed_to_fly(script):
+    """``curriculum_start="flying"``: the initial weights until every seed's training episodes last 80% of the
+    limit, then L2F's stages counted from that chunk; a fixed start counts from its step."""
+    params = Hover().default_params
+    stage = script.Curriculum(params, 100, "flying")
+    limit = float(params.max_steps_in_episode)
+    assert stage(1_000, np.array([limit, 0.5 * limit])) is params  # one seed still crashes
+    assert stage(2_000, np.array([limit, np.nan])) is params  # no finished episode: not known to fly
+    assert stage(3_000, np.array([0.9 * limit, 0.8 * limit])).reward == params.reward  # starts: stage 0
+    later = stage(3_250, np.array([0.1 * limit, 0.1 * limit]))  # started stays started
+    assert stage.started_at == 3_000 and float(later.reward.position) == pytest.approx(
+        float(params.reward.position) * 1.2**2
+    )
+    fixed = script.Curriculum(params, 100, 500)
+    assert float(fixed(650).reward.position) == pytest.approx(float(params.reward.position) * 1.2)
