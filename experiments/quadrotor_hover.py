@@ -85,7 +85,6 @@ VARIANTS: dict[str, dict] = {
     "clip-0.1": dict(hparams=dict(clip_eps=0.1)),
     "epochs-2": dict(config=dict(update_epochs=2)),
     "curriculum-when-flying": dict(curriculum_start="flying"),
-    "envs-1024-curriculum-when-flying": dict(config=dict(num_envs=1024), curriculum_start="flying"),
     "log-std-init--2-curriculum-when-flying": dict(config=dict(log_std_init=-2.0), curriculum_start="flying"),
 }
 RECIPE = (

@@ -1,5 +1,6 @@
-"""Shared test setup: CPU only, deterministic, no preallocation surprises; one tiny CartPole PPO trainer
-whose compiled chunks (cached on it) every runtime test shares."""
+"""Shared test setup: CPU only, compiled with LLVM optimisation off (see tests/subprocesses.py), deterministic,
+no preallocation surprises; one tiny CartPole PPO trainer whose compiled chunks (cached on it) every runtime
+test shares."""
 
 import os
 
