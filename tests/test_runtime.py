@@ -213,7 +213,7 @@ def test_compiled_program_cache_follows_the_env_params(trainer):
 
 
 def test_cli_persistent_compile_cache_makes_a_second_run_start_fast(tmp_path):
-    env = child_env()
+    env = child_env(fast_compile=False)  # the cache saves what a user compiles: XLA at its defaults
     env.update(JAXRL_SUITE_COMPILE_CACHE="1", JAXRL_SUITE_COMPILE_CACHE_DIR=str(tmp_path / "cache"))
     argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "2048", "--num-steps", "32",
             "--num-minibatches", "2", "--update-epochs", "2", "--no-progress", "--json"]  # fmt: skip
