@@ -56,6 +56,7 @@ from jaxrl_suite.envs.quadrotor import curriculum
 from jaxrl_suite.envs.quadrotor import render as qrender
 from jaxrl_suite.results import portable_path, publish
 from jaxrl_suite.runtime import train_runs
+from jaxrl_suite.stats import nanmean
 
 RESULTS = Path(__file__).parent / "results" / "quadrotor_hover.json"
 DT = 0.01
@@ -233,13 +234,6 @@ def _fmt(value, unit: str = "") -> str:
     return "n/a (no survivor)" if value is None else f"{value:.3f}{unit}"
 
 
-def seed_means(x: np.ndarray) -> np.ndarray:
-    """Per-seed mean over a chunk's finite entries (``[seeds, chunk]``); NaN for a seed with none."""
-    x = np.asarray(x, np.float64)
-    ok = np.isfinite(x)
-    return np.where(ok.any(axis=1), np.where(ok, x, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1), np.nan)
-
-
 def _spread(values: list) -> dict:
     """Median and range over seeds (of the seeds with a value)."""
     xs = [v for v in values if v is not None]
@@ -284,13 +278,13 @@ def train_task(task: str, args, variant: str, artefacts: bool = True) -> dict:
             "return": float(np.nanmean(ret)) if np.isfinite(ret).any() else None,
             "length": float(np.nanmean(length)) if np.isfinite(length).any() else None,
         }
-        for name in ("entropy", "approx_kl", "clip_frac", "value_loss"):  # diagnostics, per seed
-            if name in m:
-                per_run = np.asarray(m[name], np.float64).reshape(args.seeds, -1)
-                row[name] = [float(x) for x in np.nanmean(per_run, axis=1)]
         i = steps // chunk_steps - 1
         stop = False
         if (i + 1) % args.eval_every == 0 or i == chunks - 1:
+            for name in ("entropy", "approx_kl", "clip_frac", "value_loss"):  # diagnostics, per seed
+                if name in m:
+                    per_run = np.asarray(m[name], np.float64).reshape(args.seeds, -1)
+                    row[name] = [float(f"{x:.4g}") for x in np.nanmean(per_run, axis=1)]
             t = time.perf_counter()
             clock["key"], k = jax.random.split(clock["key"])
             ev = to_json(eval_fn(state, k))
@@ -305,7 +299,7 @@ def train_task(task: str, args, variant: str, artefacts: bool = True) -> dict:
                     extra = "rms over survivors " + " ".join(_fmt(x) for x in ev["rms_error_survivors_m"])
                 print(f"[{task} {variant}] {steps:>10,d} steps {row['wall_s']:6.1f} s  {extra}", flush=True)
         curve.append(row)
-        return stage(steps, seed_means(length)), stop
+        return stage(steps, nanmean(length, axis=1)), stop  # per seed
 
     res = train_runs(
         trainer.with_env_params(stage(0)),
