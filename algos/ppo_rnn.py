@@ -69,6 +69,10 @@ class RecurrentActorCritic(nn.Module):
         carry = jax.tree.map(lambda c: jnp.where(reset[:, None], 0.0, c), carry)
         return self.core(carry, gates_in)
 
+    def sequence(self, carry: Any, gates_in: jax.Array, reset: jax.Array) -> jax.Array:
+        """The recurrent half over a whole ``[T, n]`` sequence (hand-written backward pass): outputs."""
+        return self.core.sequence(carry, gates_in, reset)
+
     def step(self, carry: Any, x: jax.Array, reset: jax.Array) -> tuple[Any, jax.Array]:
         """One time step for a batch: ``(carry, output)``."""
         return self.recur(carry, self.features(x), reset)
@@ -215,11 +219,7 @@ class RecurrentTrainer(Trainer):
         flat, ``[T * n, ...]`` (time-major). The feed-forward half runs on the whole sequence at once."""
         net = self.network
         gates_in = net.apply(params, seqs.batch.x, method=net.features)  # [T, n, G * H]
-
-        def step(carry, inputs):
-            return net.apply(params, carry, *inputs, method=net.recur)
-
-        _, hs = jax.lax.scan(step, seqs.h0, (gates_in, seqs.reset))  # [T, n, H]
+        hs = net.apply(params, seqs.h0, gates_in, seqs.reset, method=net.sequence)  # [T, n, H]
         hs = hs.reshape((-1, hs.shape[-1]))
         critic_x = seqs.batch.critic_x.reshape((-1,) + seqs.batch.critic_x.shape[2:])
         return net.apply(params, hs, method=net.policy), self._value(params, hs, critic_x)
