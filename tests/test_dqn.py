@@ -67,6 +67,19 @@ def test_double_dqn_values_the_online_choice_with_the_target_network():
     assert not np.allclose(want_single, want_double)
 
 
+def test_the_td_loss_is_huber_or_squared_error_as_configured():
+    """TD errors near 5 (reward 5, terminal): Huber (SB3's smooth L1) is |e| - 1/2, ``loss="mse"`` is e^2 / 2."""
+    env, params = jaxrl_suite.make("Probe-obs-discrete-v0")
+    huber = make_train(DQNConfig(total_timesteps=512, **SMALL), env, params)
+    mse = make_train(DQNConfig(total_timesteps=512, loss="mse", **SMALL), env, params)
+    state = huber.init(jax.random.key(0), DQNHparams())
+    batch = (jnp.zeros((4, 1)), jnp.zeros(4, jnp.int32), jnp.full(4, 5.0), jnp.ones((4, 1)), jnp.ones(4))
+    error = np.asarray(huber.network.apply(state.params, batch[0])[:, 0]) - 5.0
+    assert np.all(np.abs(error) > 1)
+    got = [float(t.loss(state.params, state.params, batch, DQNHparams())[0]) for t in (huber, mse)]
+    np.testing.assert_allclose(got, [np.mean(np.abs(error) - 0.5), np.mean(0.5 * error**2)], rtol=1e-5)
+
+
 def test_bad_dqn_settings_fail_before_compiling():
     env, params = jaxrl_suite.make("CartPole-v1")
     with pytest.raises(ValueError, match="less than one update"):
@@ -77,6 +90,8 @@ def test_bad_dqn_settings_fail_before_compiling():
         make_train(DQNConfig(**SMALL), *jaxrl_suite.make("Pendulum-v1"))
     with pytest.raises(ValueError, match="gamma"):
         make_train(DQNConfig(**SMALL), env, params)(jax.random.key(0), DQNHparams(gamma=1.5))
+    with pytest.raises(ValueError, match="unknown DQN loss 'l1'"):
+        make_train(DQNConfig(**{**SMALL, "loss": "l1"}), env, params)
 
 
 def test_train_dqn_from_the_cli(tmp_path, capsys):
@@ -88,3 +103,21 @@ def test_train_dqn_from_the_cli(tmp_path, capsys):
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["status"] == "finished" and out["total_steps"] == 2048 and out["algo"] == "dqn"
+
+
+@pytest.mark.slow
+def test_dqn_solves_cartpole():
+    """CleanRL's CartPole settings (``dqn.cleanrl_cartpole``: 500 k steps, squared TD error), 4 seeds in one
+    vmapped program: the greedy policy averages >= 475 over 100 fresh episodes on at least 3 of them, and
+    every seed learns (>= 300; a random policy gets ~22). Measured: 7 of 8 seeds at 500, the other 321; with
+    the Huber loss at this learning rate the Q-values diverge, and rl-zoo's settings solve about half the
+    seeds. About a minute and a half on 2 cores."""
+    from jaxrl_suite.algos import dqn
+
+    env, params = jaxrl_suite.make("CartPole-v1")
+    config, hp = dqn.cleanrl_cartpole()
+    trainer = make_train(config, env, params)
+    res = jax.jit(jax.vmap(trainer, in_axes=(0, None)))(jax.random.split(jax.random.key(0), 4), hp)
+    greedy = jax.vmap(lambda s, k: dqn.evaluate(trainer, s, k, 100)["return"].mean())
+    returns = np.asarray(jax.jit(greedy)(res.state, jax.random.split(jax.random.key(1), 4)))
+    assert (returns >= 475).sum() >= 3 and (returns >= 300).all(), returns
