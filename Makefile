@@ -7,9 +7,13 @@ DEV_LOCK   := requirements/dev.lock
 BENCH_LOCK := requirements/bench.lock
 DEV_STAMP   := $(VENV)/.stamp-dev
 BENCH_STAMP := $(VENV)/.stamp-bench
+# the reference SQIRL (effective-horizon 0.1.3, SB3 2.2.1, CPU torch) pins versions of its own: its own venv
+REF_VENV  := .venv-ref
+REF_LOCK  := requirements/reference.lock
+REF_STAMP := $(REF_VENV)/.stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow bench lint lock clean venv
+.PHONY: demo test test-slow bench lint lock clean venv reference
 
 venv: $(DEV_STAMP)
 
@@ -21,6 +25,15 @@ $(DEV_STAMP): pyproject.toml setup.py $(DEV_LOCK)
 
 $(BENCH_STAMP): $(DEV_STAMP) $(BENCH_LOCK)
 	$(PIP) install -r $(BENCH_LOCK)
+	@touch $@
+
+# --no-deps: the lock lists every package; effective-horizon's declared requirements (Atari, Procgen, sacred,
+# TensorFlow Probability, ...) are not needed by its sqirl.py, which experiments/sqirl_reference.py loads alone
+reference: $(REF_STAMP)
+
+$(REF_STAMP): $(REF_LOCK)
+	@test -x $(REF_VENV)/bin/python || $(PYTHON) -m venv $(REF_VENV)
+	$(REF_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-deps -r $(REF_LOCK)
 	@touch $@
 
 demo: $(DEV_STAMP)
@@ -36,7 +49,7 @@ test: $(DEV_STAMP)
 test-slow: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m slow < /dev/null
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) $(REF_STAMP)
 	$(BIN)/python -m jaxrl_suite bench --all
 
 lint: $(DEV_STAMP)
@@ -50,4 +63,4 @@ lock:
 	/tmp/jaxrl-lock/bin/pip freeze --all --exclude-editable | grep -vE "^(jaxrl-suite|pip)=" > $(DEV_LOCK)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(REF_VENV) build *.egg-info
