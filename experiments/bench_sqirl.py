@@ -172,6 +172,16 @@ def run_reference(mdp, model, v_star, flat, args, hp) -> dict:
     }
 
 
+def results_name(args, parser) -> str:
+    """``bench_sqirl.json`` at the default MDP and settings; otherwise the settings that differ are in the name,
+    so runs at several settings keep their own files."""
+    differ = [f"{k}{getattr(args, k)}" for k in ("horizon", "m", "k", "sticky", "lr")
+              if getattr(args, k) != parser.get_default(k)]  # fmt: skip
+    if args.env != parser.get_default("env"):
+        differ.insert(0, args.env.removeprefix("MiniGrid-").removesuffix("-v0"))
+    return "_".join(["bench_sqirl", *differ]) + ".json"
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--env", default="MiniGrid-Empty-5x5-v0")
@@ -241,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{args.many} seeds in one program: {s[f'seeds_{args.many}_vs_1_time_ratio']:.2f}x one seed",
         ]
 
-    publish(summary, results_dir(args.quick) / "bench_sqirl.json", lines, args.json)
+    publish(summary, results_dir(args.quick) / results_name(args, ap), lines, args.json)
     return summary
 
 

@@ -15,6 +15,7 @@ import jaxrl_suite
 from jaxrl_suite.algos import tabular as tb
 from jaxrl_suite.algos.sqirl import SQIRLConfig, SQIRLHparams, make_train
 from jaxrl_suite.envs.grid import bridge
+from jaxrl_suite.wrappers import StickyActions
 
 TINY = dict(max_episodes=4, max_k=2, buffer_size=256, minibatch_size=16, epochs=2, hidden=(16,))
 
@@ -121,3 +122,37 @@ def test_deep_and_tabular_sqirl_find_the_optimal_policy_where_k_1_suffices(empty
             pol = tb.tabular_sqirl(m_sticky, 20, m, 1, jax.random.key(1))
             values.append(float(tb.policy_value(m_sticky, jax.nn.one_hot(pol, 3, dtype=jnp.float64))[0, 0]))
     assert values[0] < values[1] and v_star - values[1] < 5e-3, (values, v_star)
+
+
+def test_sticky_sqirl_reaches_the_optimal_return_where_k_1_suffices(empty):
+    """Sticky Empty-5x5 (p = 0.25, horizon 8, min_k 1 in the sticky model): the tabular oracle (m = 1000)
+    reaches V* within 1e-4; deep SQIRL (m = 1000, 4 seeds in one program) reaches it on at least one seed and
+    beats the random policy on every seed. Deep SQIRL is not reliable here: ``experiments/bench_sqirl.py``
+    measured 1 of 3 seeds for ours and 1 of 3 for the reference implementation at these settings (and 2 of 4
+    each without stickiness), so the test asks for what the reference does, not more."""
+    game, mdp, _ = empty
+    T, m = 8, 1000
+    sticky_game = StickyActions(bridge.Bridge(game.env, game.start, 3, horizon=T), 0.25)
+    with jax.enable_x64(True):
+        model = tb.model(mdp, 0.25)
+        vals = tb.value_iteration(model, T)
+        v_star, v_rand = float(vals.v_star[0, 0]), float(vals.v_rand[0, 0])
+        assert tb.min_k(model, vals) == 1
+        oracle = tb.tabular_sqirl(model, T, m, 1, jax.random.key(1))
+        oracle_value = float(tb.policy_value(model, jax.nn.one_hot(oracle, 3, dtype=jnp.float64))[0, 0])
+    assert oracle_value >= v_star - tb.PRECISION, (oracle_value, v_star)
+    cfg = SQIRLConfig(horizon=T, max_episodes=m, max_k=1, buffer_size=m * T * T, hidden=(64, 64))
+    trainer = make_train(cfg, sticky_game)
+    res = jax.jit(jax.vmap(trainer, in_axes=(0, None)))(
+        jax.random.split(jax.random.key(0), 4), SQIRLHparams(m=m, k=1, lr=1e-3)
+    )
+    _, _, obs = empty
+    values = []
+    for s in range(4):
+        table = trainer.policy_table(jax.tree.map(lambda x, s=s: x[s], res.state), obs)
+        with jax.enable_x64(True):  # the policy does not see the previous action: one row per (s, prev)
+            values.append(
+                float(tb.policy_value(model, jnp.repeat(table, 3, axis=1).astype(jnp.float64))[0, 0])
+            )
+    values = np.array(values)
+    assert (values >= v_star - tb.PRECISION).sum() >= 1 and (values > v_rand).all(), (values, v_star, v_rand)
