@@ -172,8 +172,10 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit("error: --algos from ppo,dqn,sqirl; --mdps and --seeds >= 1")
     t0 = time.perf_counter()
     mdps = candidate_mdps(args.mdps)
-    rows = []
-    for spec in mdps:
+    path = results_dir(args.quick) / "effective_horizon.json"
+    rows: list[dict] = []
+    summary: dict = {}
+    for n, spec in enumerate(mdps):
         for sticky in (0.0, args.sticky):
             analysis = (
                 spec["det"] if sticky == 0 else tb.analyze(spec["mdp"], spec["horizon"], sticky, bound=False)
@@ -186,6 +188,16 @@ def main(argv: list[str] | None = None) -> dict:
                     print(f"{spec['name']:<40} sticky {sticky:<4} {algo:<5} solved {row[algo]['solved']}/"
                           f"{args.seeds}  median steps {row[algo]['median_steps_censored']:.0f}", flush=True)  # fmt: skip
             rows.append(row)
+        # written after every MDP, so an interrupted study keeps what it measured (marked partial)
+        summary = summarize(rows, algos, args, len(mdps), n + 1 < len(mdps), time.perf_counter() - t0)
+        path.write_text(json.dumps(summary, indent=1, default=str))
+    brief = {k: v for k, v in summary.items() if k != "rows"}
+    print(json.dumps({**brief, "results_file": portable_path(path)}))
+    return summary
+
+
+def summarize(rows: list[dict], algos: list[str], args, mdps: int, partial: bool, wall_s: float) -> dict:
+    """The study's results over ``rows`` (the MDPs done so far): correlations, agreement, the rows."""
     med = {a: [r[a]["median_steps_censored"] for r in rows] for a in algos}
     correlations = {}
     if "sqirl" in algos:
@@ -202,11 +214,12 @@ def main(argv: list[str] | None = None) -> dict:
         either = [r for r in rows if any(r[a]["solved"] > 0 for a in ("ppo", "dqn") if a in algos)]
         agree = {"mdps_ppo_or_dqn_solved": len(either),
                  "sqirl_also_solved": sum(r["sqirl"]["solved"] > 0 for r in either)}  # fmt: skip
-    out_dir = results_dir(args.quick)
-    summary = {
+    return {
         **run_record("experiment", "effective_horizon", args.quick),
+        "partial": partial,
         "settings": {
-            "mdps": len(mdps),
+            "mdps": mdps,
+            "mdps_done": len({r["mdp"] for r in rows}),
             "seeds": args.seeds,
             "budget_steps": args.budget,
             "evals": args.evals,
@@ -218,13 +231,8 @@ def main(argv: list[str] | None = None) -> dict:
         "correlations_spearman": correlations,
         "sqirl_solves_where_ppo_or_dqn_does": agree,
         "rows": rows,
-        "wall_s": time.perf_counter() - t0,
+        "wall_s": wall_s,
     }
-    path = out_dir / "effective_horizon.json"
-    path.write_text(json.dumps(summary, indent=1, default=str))
-    brief = {k: v for k, v in summary.items() if k != "rows"}
-    print(json.dumps({**brief, "results_file": portable_path(path)}))
-    return summary
 
 
 if __name__ == "__main__":
