@@ -48,6 +48,7 @@ from jaxrl_suite.results import publish  # noqa: E402
 from jaxrl_suite.runtime.episodes import METRIC, THRESHOLD_RULE, WINDOW  # noqa: E402
 from jaxrl_suite.runtime.plots import forward_fill  # noqa: E402
 from jaxrl_suite.runtime.sharding import run_sharding  # noqa: E402
+from jaxrl_suite.stats import censored_spread as spread  # noqa: E402
 
 THRESHOLD = 475.0
 RESULTS = Path(__file__).parent / "results"
@@ -56,14 +57,6 @@ PEERS_MEASURED = {  # 2-core CPU, quiet machine, jax 0.10.2 (the project's refer
     "rejax": {"compile_s": 6.2, "train_s": 4.2},
     "sb3": {"wall_s_to_475": 33.0, "steps_to_475": 126_000},
 }
-
-
-def spread(values: list) -> dict:
-    """Min/median/max over seeds of a per-seed figure; a seed that never reached counts as +inf (so a
-    statistic it decides is None)."""
-    arr = np.array([np.inf if v is None else v for v in values], dtype=np.float64)
-    stat = lambda f: None if not np.isfinite(f(arr)) else float(f(arr))  # noqa: E731
-    return {"min": stat(np.min), "median": stat(np.median), "max": stat(np.max), "per_seed": list(values)}
 
 
 def time_ours(seeds: int, total_steps: int, repeats: int, policy: str = "mlp") -> dict:

@@ -41,6 +41,7 @@ from jaxrl_suite.algos import tabular as tb  # noqa: E402
 from jaxrl_suite.algos.sqirl import SQIRLConfig, SQIRLHparams, make_train  # noqa: E402
 from jaxrl_suite.envs.grid import bridge  # noqa: E402
 from jaxrl_suite.results import portable_path, publish, results_dir, run_record  # noqa: E402
+from jaxrl_suite.stats import censored_spread as spread  # noqa: E402
 from jaxrl_suite.wrappers import StickyActions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,13 +78,6 @@ def value_of(model, policy: np.ndarray, actions: int, sticky: float) -> float:
 def first_optimal(steps: list[int], values: list[float], v_star: float) -> int | None:
     hit = [s for s, v in zip(steps, values, strict=True) if v >= v_star - tb.PRECISION]
     return hit[0] if hit else None
-
-
-def spread(values: list) -> dict:
-    """Median and range over seeds; a censored seed (None) counts as +inf, so a statistic it decides is None."""
-    arr = np.array([np.inf if v is None else v for v in values], np.float64)
-    stat = lambda f: None if not np.isfinite(f(arr)) else float(f(arr))  # noqa: E731
-    return {"median": stat(np.median), "min": stat(np.min), "max": stat(np.max), "per_seed": list(values)}
 
 
 def run_ours(env, model, v_star, flat, args, hp) -> dict:

@@ -52,3 +52,11 @@ def finite_or_none(x) -> float | None:
 def finite_stat(fn: Callable, x) -> float | None:
     """``fn(x)`` (e.g. ``np.nanmax``) as a finite float, or None where ``x`` has no finite entry."""
     return finite_or_none(fn(x)) if np.isfinite(x).any() else None
+
+
+def censored_spread(values: list) -> dict:
+    """Min/median/max over seeds of a per-seed figure where None means censored (never reached): it counts as
+    +inf, so a statistic it decides is None. Keeps ``per_seed``."""
+    arr = np.array([np.inf if v is None else v for v in values], dtype=np.float64)
+    stat = lambda f: None if not np.isfinite(f(arr)) else float(f(arr))  # noqa: E731
+    return {"min": stat(np.min), "median": stat(np.median), "max": stat(np.max), "per_seed": list(values)}
