@@ -217,7 +217,7 @@ def test_cli_persistent_compile_cache_makes_a_second_run_start_fast(tmp_path):
     env.update(JAXRL_SUITE_COMPILE_CACHE="1", JAXRL_SUITE_COMPILE_CACHE_DIR=str(tmp_path / "cache"))
     argv = ["train", "ppo", "--env", "CartPole-v1", "--total-steps", "2048", "--num-steps", "32",
             "--num-minibatches", "2", "--update-epochs", "2", "--no-progress", "--json"]  # fmt: skip
-    runs = []
+    runs, entries = [], []
     for name in ("first", "second"):
         out = subprocess.run(
             [sys.executable, "-m", "jaxrl_suite", *argv, "--out", str(tmp_path / name)],
@@ -225,8 +225,12 @@ def test_cli_persistent_compile_cache_makes_a_second_run_start_fast(tmp_path):
         )  # fmt: skip
         assert out.returncode == 0, out.stderr[-3000:]
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    assert any((tmp_path / "cache").iterdir())
-    assert runs[1]["compile_s"] < 0.5 * runs[0]["compile_s"], runs
+        entries.append(sorted(p.name for p in (tmp_path / "cache").iterdir()))
+    assert entries[0], "the first run wrote nothing to the cache"
+    # Every program the second run needed was found: a miss would have written a new entry. This is the
+    # check that cannot flake; the wall-time one below only has to show the hit paid off.
+    assert entries[1] == entries[0], (entries, runs)
+    assert runs[1]["compile_s"] < 0.8 * runs[0]["compile_s"], runs
     assert runs[1]["final_return_mean"] == runs[0]["final_return_mean"]
     metrics = [(tmp_path / n / "metrics.jsonl").read_text() for n in ("first", "second")]
     assert metrics[0] == metrics[1]  # the cached program computes exactly what the compiled one did
