@@ -11,14 +11,20 @@ effective horizon (over MDPs that at least one side solved; unsolved counted at 
 ranks do), and how often SQIRL solves where PPO or DQN does. Small budgets on a 2-core CPU: see the results
 file's settings, not the paper's (5 M steps, ~150 MDPs).
 
+Each MDP runs in its own Python process (one process compiling ~40 programs ran out of LLVM code memory),
+and the results file is rewritten after each, so ``--resume`` continues an interrupted study: rows already
+measured with the same settings are kept, not rerun.
+
 Usage: python experiments/effective_horizon.py [--mdps 20] [--seeds 3] [--budget 200000] [--sticky 0.25]
-       [--quick] [--json]
+       [--resume] [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -48,28 +54,42 @@ MINIGRID = [
 MAZES = [("Maze-v0", {"size": 5}, seed, 30) for seed in range(40)]
 
 
-def candidate_mdps(n: int) -> list[dict]:
-    """The first ``n`` MDPs (MiniGrid levels, then small mazes) solvable within their horizon, tabulated."""
-    out = []
-    for env_id, opts, seed, horizon in MINIGRID + MAZES:
-        if len(out) >= n:
-            break
-        env, params = jaxrl_suite.make(env_id, **opts)
-        _, start = env.reset(jax.random.key(seed), params)
-        actions = bridge.default_actions(env_id)
-        mdp, states = bridge.enumerate_mdp(env, start, actions, params, max_states=20_000)
-        det = tb.analyze(mdp, horizon)
-        if det["v_star"] <= 0:
-            continue  # unsolvable within the horizon
-        game = bridge.Bridge(env, start, actions, horizon)
-        obs = jax.vmap(game.observe)(jax.tree.map(jnp.asarray, states))
-        obs = jnp.concatenate([obs, jnp.zeros_like(obs[:1])])
-        name = f"{env_id}{'' if not opts else str(opts)}@{seed}"
-        out.append(dict(name=name, game=game, mdp=mdp, obs=obs, horizon=horizon, actions=actions, det=det))
-    return out
+CANDIDATES = MINIGRID + MAZES
 
 
-def learner(algo: str, env, horizon: int, budget: int, actions: int):
+def mdp_name(index: int) -> str:
+    env_id, opts, seed, _ = CANDIDATES[index]
+    return f"{env_id}{'' if not opts else str(opts)}@{seed}"
+
+
+def tabulate(index: int) -> dict | None:
+    """Candidate ``index`` tabulated under BRIDGE semantics, or None when unsolvable within its horizon."""
+    env_id, opts, seed, horizon = CANDIDATES[index]
+    env, params = jaxrl_suite.make(env_id, **opts)
+    _, start = env.reset(jax.random.key(seed), params)
+    actions = bridge.default_actions(env_id)
+    mdp, states = bridge.enumerate_mdp(env, start, actions, params, max_states=20_000)
+    det = tb.analyze(mdp, horizon)
+    if det["v_star"] <= 0:
+        return None
+    game = bridge.Bridge(env, start, actions, horizon)
+    obs = jax.vmap(game.observe)(jax.tree.map(jnp.asarray, states))
+    obs = jnp.concatenate([obs, jnp.zeros_like(obs[:1])])
+    return dict(name=mdp_name(index), game=game, mdp=mdp, obs=obs, horizon=horizon, actions=actions, det=det)
+
+
+def sqirl_buffer(horizon: int, m: int) -> int:
+    """Room for every transition SQIRL stores (iteration i keeps t >= i), as the reference's 1 M buffer is."""
+    return max(20_000, m * horizon * (horizon + 1) // 2)
+
+
+def sqirl_episodes(horizon: int, budget: int, sticky: float) -> int:
+    """SQIRL's m: its T iterations of m episodes (m T^2 steps) fit the budget; at most 64 deterministic, and
+    up to 256 with sticky actions, where the tabular oracle needs m >= 100 to average out the noise."""
+    return max(1, min(256 if sticky > 0 else 64, budget // (horizon * horizon)))
+
+
+def learner(algo: str, env, horizon: int, budget: int, actions: int, sticky: float = 0.0):
     """``(trainer, hparams, greedy policy table fn(state_of_one_run, obs) -> [T, X, A])`` per algorithm."""
     if algo == "ppo":
         from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
@@ -97,9 +117,9 @@ def learner(algo: str, env, horizon: int, budget: int, actions: int):
         return t, hp, table
     from jaxrl_suite.algos.sqirl import SQIRLConfig, SQIRLHparams, make_train
 
-    m = max(1, min(64, budget // (horizon * horizon)))  # the budget covers T iterations of m episodes
+    m = sqirl_episodes(horizon, budget, sticky)
     t = make_train(
-        SQIRLConfig(horizon=horizon, max_episodes=m, max_k=1, buffer_size=max(m * horizon, 20_000)), env
+        SQIRLConfig(horizon=horizon, max_episodes=m, max_k=1, buffer_size=sqirl_buffer(horizon, m)), env
     )
     return t, SQIRLHparams(m=m, k=1, lr=1e-3, gamma=1.0), lambda state, obs: t.policy_table(state, obs)
 
@@ -107,7 +127,7 @@ def learner(algo: str, env, horizon: int, budget: int, actions: int):
 def sample_complexity(algo: str, spec: dict, sticky: float, seeds: int, budget: int, evals: int) -> dict:
     """Train ``seeds`` runs in one program; evaluate each exactly every chunk; the first optimal step count."""
     env = StickyActions(spec["game"], sticky) if sticky > 0 else spec["game"]
-    trainer, hp, table = learner(algo, env, spec["horizon"], budget, spec["actions"])
+    trainer, hp, table = learner(algo, env, spec["horizon"], budget, spec["actions"], sticky)
     with jax.enable_x64(True):
         model = tb.model(spec["mdp"], sticky)
         v_star = float(tb.value_iteration(model, spec["horizon"]).v_star[0, 0])
@@ -135,7 +155,9 @@ def sample_complexity(algo: str, spec: dict, sticky: float, seeds: int, budget: 
     t0 = time.perf_counter()
     train_runs(trainer, keys, hp, progress=False, chunk_updates=chunk, on_chunk=on_chunk)
     solved = [f for f in first if f is not None]
+    extra = {"m": int(hp.m), "buffer": trainer.config.buffer_size} if algo == "sqirl" else {}
     return {
+        **extra,
         "v_star": v_star,
         "first_optimal_steps": first,
         "solved": len(solved),
@@ -154,6 +176,53 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return None if not np.isfinite(r) else float(r)
 
 
+def study_one(index: int, args, algos: list[str]) -> dict:
+    """Candidate ``index``: its deterministic and sticky rows (the child process's whole job)."""
+    spec = tabulate(index)
+    if spec is None:
+        return {"mdp": mdp_name(index), "unsolvable": True}
+    rows = []
+    for sticky in (0.0, args.sticky):
+        analysis = (
+            spec["det"] if sticky == 0 else tb.analyze(spec["mdp"], spec["horizon"], sticky, bound=False)
+        )
+        row = {"mdp": spec["name"], "sticky": sticky, "horizon": spec["horizon"],
+               **{k: analysis[k] for k in ("states", "v_star", "v_rand", "min_k", "epw", "effective_horizon")}}  # fmt: skip
+        for algo in algos:
+            if algo in args.keep.get((spec["name"], sticky), {}):
+                row[algo] = args.keep[(spec["name"], sticky)][algo]
+                continue
+            row[algo] = sample_complexity(algo, spec, sticky, args.seeds, args.budget, args.evals)
+            print(f"{spec['name']:<40} sticky {sticky:<4} {algo:<5} solved {row[algo]['solved']}/"
+                  f"{args.seeds}  median steps {row[algo]['median_steps_censored']:.0f}", file=sys.stderr, flush=True)  # fmt: skip
+        rows.append(row)
+    return {"mdp": spec["name"], "rows": rows}
+
+
+def reusable(path: Path, args, algos: list[str]) -> dict:
+    """``{(mdp, sticky): {algo: result}}`` from a results file measured with the same settings: what
+    ``--resume`` keeps. SQIRL results are kept only when their m and buffer are the ones used now."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    st = old.get("settings", {})
+    if any(st.get(k) != v for k, v in (("seeds", args.seeds), ("budget_steps", args.budget),
+                                        ("evals", args.evals), ("sticky", args.sticky))):  # fmt: skip
+        return {}
+    keep: dict = {}
+    for r in old.get("rows", []):
+        for algo in algos:
+            res = r.get(algo)
+            if res is None:
+                continue
+            if algo == "sqirl":
+                m = sqirl_episodes(r["horizon"], args.budget, r["sticky"])
+                if (res.get("m"), res.get("buffer")) != (m, sqirl_buffer(r["horizon"], m)):
+                    continue
+            keep.setdefault((r["mdp"], r["sticky"]), {})[algo] = res
+    return keep
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mdps", type=int, default=20)
@@ -162,41 +231,65 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--evals", type=int, default=20, help="exact evaluations per run")
     ap.add_argument("--sticky", type=float, default=0.25)
     ap.add_argument("--algos", default="ppo,dqn,sqirl")
+    ap.add_argument("--resume", action="store_true", help="keep rows the results file has for these settings")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 MDPs, 1 seed, 20 k steps")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # child: one candidate
+    ap.add_argument("--keep-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
         args.mdps, args.seeds, args.budget, args.evals = 2, 1, 20_000, 4
     algos = [a for a in args.algos.split(",") if a]
     if set(algos) - {"ppo", "dqn", "sqirl"} or args.mdps < 1 or args.seeds < 1:
         raise SystemExit("error: --algos from ppo,dqn,sqirl; --mdps and --seeds >= 1")
+    if args.one is not None:  # child process: one MDP, its rows as the last stdout line
+        args.keep = {}
+        if args.keep_file:
+            args.keep = {(m, float(st)): v for m, st, v in json.loads(Path(args.keep_file).read_text())}
+        print(json.dumps(study_one(args.one, args, algos), default=str))
+        return {}
     t0 = time.perf_counter()
-    mdps = candidate_mdps(args.mdps)
     path = results_dir(args.quick) / "effective_horizon.json"
+    keep = reusable(path, args, algos) if args.resume else {}
     rows: list[dict] = []
     summary: dict = {}
-    for n, spec in enumerate(mdps):
-        for sticky in (0.0, args.sticky):
-            analysis = (
-                spec["det"] if sticky == 0 else tb.analyze(spec["mdp"], spec["horizon"], sticky, bound=False)
+    done = 0
+    reused = 0
+    for index in range(len(CANDIDATES)):
+        if done >= args.mdps:
+            break
+        name = mdp_name(index)
+        mine = [[m, st, v] for (m, st), v in keep.items() if m == name]
+        reused += sum(len(v) for _, _, v in mine)
+        keep_file = path.with_suffix(".keep.tmp")
+        keep_file.write_text(json.dumps(mine, default=str))
+        cmd = [sys.executable, __file__, "--one", str(index), "--keep-file", str(keep_file),
+               "--seeds", str(args.seeds), "--budget", str(args.budget), "--evals", str(args.evals),
+               "--sticky", str(args.sticky), "--algos", ",".join(algos)]  # fmt: skip
+        child = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        keep_file.unlink(missing_ok=True)
+        if child.returncode != 0:
+            raise SystemExit(
+                f"error: the study of {name} failed (exit {child.returncode}); rows so far in {path}"
             )
-            row = {"mdp": spec["name"], "sticky": sticky, "horizon": spec["horizon"],
-                   **{k: analysis[k] for k in ("states", "v_star", "v_rand", "min_k", "epw", "effective_horizon")}}  # fmt: skip
-            for algo in algos:
-                row[algo] = sample_complexity(algo, spec, sticky, args.seeds, args.budget, args.evals)
-                if not args.json:
-                    print(f"{spec['name']:<40} sticky {sticky:<4} {algo:<5} solved {row[algo]['solved']}/"
-                          f"{args.seeds}  median steps {row[algo]['median_steps_censored']:.0f}", flush=True)  # fmt: skip
-            rows.append(row)
+        out = json.loads(child.stdout.strip().splitlines()[-1])
+        if out.get("unsolvable"):
+            continue
+        rows.extend(out["rows"])
+        done += 1
+        if not args.json:
+            print(f"[{done}/{args.mdps}] {name} done, {time.perf_counter() - t0:.0f} s", flush=True)
         # written after every MDP, so an interrupted study keeps what it measured (marked partial)
-        summary = summarize(rows, algos, args, len(mdps), n + 1 < len(mdps), time.perf_counter() - t0)
+        summary = summarize(rows, algos, args, args.mdps, done < args.mdps, time.perf_counter() - t0, reused)
         path.write_text(json.dumps(summary, indent=1, default=str))
     brief = {k: v for k, v in summary.items() if k != "rows"}
     print(json.dumps({**brief, "results_file": portable_path(path)}))
     return summary
 
 
-def summarize(rows: list[dict], algos: list[str], args, mdps: int, partial: bool, wall_s: float) -> dict:
+def summarize(
+    rows: list[dict], algos: list[str], args, mdps: int, partial: bool, wall_s: float, reused: int = 0
+) -> dict:
     """The study's results over ``rows`` (the MDPs done so far): correlations, agreement, the rows."""
     med = {a: [r[a]["median_steps_censored"] for r in rows] for a in algos}
     correlations = {}
@@ -225,13 +318,16 @@ def summarize(rows: list[dict], algos: list[str], args, mdps: int, partial: bool
             "evals": args.evals,
             "sticky": args.sticky,
             "algos": algos,
+            "sqirl_m": "min(64, budget // T^2) deterministic, min(256, budget // T^2) sticky; k = 1",
         },  # fmt: skip
+        "results_reused_from_an_earlier_invocation": reused,
         "rule": "sample complexity = env steps at a run's first exactly-optimal greedy policy (V^pi >= V* - 1e-4), "
         "evaluated every budget/evals steps; unsolved runs counted at the budget (censored); medians over seeds",
         "correlations_spearman": correlations,
         "sqirl_solves_where_ppo_or_dqn_does": agree,
         "rows": rows,
         "wall_s": wall_s,
+        "wall_s_note": "this invocation only" if reused else "the whole study",
     }
 
 
