@@ -143,38 +143,46 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.seeds, args.steps, args.evals = 2, max(32 * 128 * 4, args.steps // 50), 2
     names, levels, limits = heldout_set(instances=args.instances)
-    results = {m: run_method(m, args, levels, names, limits) for m in methods}
-    for m, r in results.items():
-        if not args.json:
-            s = r["heldout_solve_rate_mean"]
-            print(f"{m:<6} held-out solve rate {s['mean']:.3f} ± {s['ci95']:.3f}  ({r['wall_s']:.0f} s)")
     out_dir = results_dir(args.quick)
-    summary = {
-        **run_record("experiment", "ued_maze", args.quick),
-        "env": "Maze-v0",
-        "settings": {
-            **settings(args),
-            "lr": args.lr,
-            "gamma": 0.995,
-            "gae_lambda": 0.98,
-            "ent_coef": 1e-3,
-            "replay_prob": 0.8,
-            "staleness_coef": 0.3,
-            "temperature": 0.3,
-        },  # fmt: skip
-        "rule": "held-out solve rate: share of 16 greedy episodes per level that reach the goal; mean over "
-        "levels per seed, then mean and 95% Student-t interval over seeds (by_level: the instances of a "
-        "procedural level averaged first)",
-        "heldout_set": "JaxUED's prefabs + minimax's SmallCorridor, LargeCorridor, FourRooms, PerfectMazeMedium "
-        f"({args.instances} fixed draws each), in a 19x19 interior, minimax's step limits",
-        "levels": names,
-        "max_steps": limits.tolist(),
-        "methods": results,
-    }
-    plot_path = out_dir / "ued_maze.png"
-    plot(summary, plot_path)
-    summary["plot"] = portable_path(plot_path)
-    (out_dir / "ued_maze.json").write_text(json.dumps(summary, indent=1, default=str))
+    path, plot_path = out_dir / "ued_maze.json", out_dir / "ued_maze.png"
+    results: dict = {}
+    summary: dict = {}
+    for m in methods:
+        results[m] = run_method(m, args, levels, names, limits)
+        if not args.json:
+            s = results[m]["heldout_solve_rate_mean"]
+            print(
+                f"{m:<6} held-out solve rate {s['mean']:.3f} ± {s['ci95']:.3f}  ({results[m]['wall_s']:.0f} s)"
+            )
+        summary = {
+            **run_record("experiment", "ued_maze", args.quick),
+            "env": "Maze-v0",
+            # written after every method, so an interrupted run keeps what it measured (marked partial)
+            "partial": len(results) < len(methods),
+            "methods_requested": methods,
+            "settings": {
+                **settings(args),
+                "seeds": args.seeds,
+                "lr": args.lr,
+                "gamma": 0.995,
+                "gae_lambda": 0.98,
+                "ent_coef": 1e-3,
+                "replay_prob": 0.8,
+                "staleness_coef": 0.3,
+                "temperature": 0.3,
+            },  # fmt: skip
+            "rule": "held-out solve rate: share of 16 greedy episodes per level that reach the goal; mean over "
+            "levels per seed, then mean and 95% Student-t interval over seeds (by_level: the instances of a "
+            "procedural level averaged first)",
+            "heldout_set": "JaxUED's prefabs + minimax's SmallCorridor, LargeCorridor, FourRooms, "
+            f"PerfectMazeMedium ({args.instances} fixed draws each), in a 19x19 interior, minimax's step limits",
+            "levels": names,
+            "max_steps": limits.tolist(),
+            "methods": results,
+        }
+        plot(summary, plot_path)
+        summary["plot"] = portable_path(plot_path)
+        path.write_text(json.dumps(summary, indent=1, default=str))
     brief = {m: r["heldout_solve_rate_mean"] for m, r in results.items()}
     print(
         json.dumps({k: v for k, v in summary.items() if k != "methods"} | {"heldout_solve_rate_mean": brief})
