@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -261,8 +263,10 @@ def main(argv: list[str] | None = None) -> dict:
         name = mdp_name(index)
         mine = [[m, st, v] for (m, st), v in keep.items() if m == name]
         reused += sum(len(v) for _, _, v in mine)
-        keep_file = path.with_suffix(".keep.tmp")
-        keep_file.write_text(json.dumps(mine, default=str))
+        fd, name_ = tempfile.mkstemp(suffix=".json", prefix="effective_horizon_keep_")
+        keep_file = Path(name_)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(mine, default=str))
         cmd = [sys.executable, __file__, "--one", str(index), "--keep-file", str(keep_file),
                "--seeds", str(args.seeds), "--budget", str(args.budget), "--evals", str(args.evals),
                "--sticky", str(args.sticky), "--algos", ",".join(algos)]  # fmt: skip
