@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.seeds, args.steps, args.evals = 2, max(32 * 128 * 4, args.steps // 50), 2
     names, levels, limits = heldout_set(instances=args.instances)
     out_dir = results_dir(args.quick)
-    path, plot_path = out_dir / "ued_maze.json", out_dir / "ued_maze.png"
+    stem = "ued_maze" if args.eval_policy == "sample" else "ued_maze_greedy"  # each rule keeps its own file
+    path, plot_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     results: dict = {}
     summary: dict = {}
     for m in methods:
