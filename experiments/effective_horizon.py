@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -237,7 +235,6 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 MDPs, 1 seed, 20 k steps")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # child: one candidate
-    ap.add_argument("--keep-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
         args.mdps, args.seeds, args.budget, args.evals = 2, 1, 20_000, 4
@@ -245,9 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
     if set(algos) - {"ppo", "dqn", "sqirl"} or args.mdps < 1 or args.seeds < 1:
         raise SystemExit("error: --algos from ppo,dqn,sqirl; --mdps and --seeds >= 1")
     if args.one is not None:  # child process: one MDP, its rows as the last stdout line
-        args.keep = {}
-        if args.keep_file:
-            args.keep = {(m, float(st)): v for m, st, v in json.loads(Path(args.keep_file).read_text())}
+        args.keep = {(m, float(st)): v for m, st, v in json.loads(sys.stdin.read() or "[]")}
         print(json.dumps(study_one(args.one, args, algos), default=str))
         return {}
     t0 = time.perf_counter()
@@ -263,15 +258,11 @@ def main(argv: list[str] | None = None) -> dict:
         name = mdp_name(index)
         mine = [[m, st, v] for (m, st), v in keep.items() if m == name]
         reused += sum(len(v) for _, _, v in mine)
-        fd, name_ = tempfile.mkstemp(suffix=".json", prefix="effective_horizon_keep_")
-        keep_file = Path(name_)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(mine, default=str))
-        cmd = [sys.executable, __file__, "--one", str(index), "--keep-file", str(keep_file),
+        cmd = [sys.executable, __file__, "--one", str(index),
                "--seeds", str(args.seeds), "--budget", str(args.budget), "--evals", str(args.evals),
                "--sticky", str(args.sticky), "--algos", ",".join(algos)]  # fmt: skip
-        child = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        keep_file.unlink(missing_ok=True)
+        # the child reads the results it may keep on stdin and writes its rows as its last stdout line
+        child = subprocess.run(cmd, input=json.dumps(mine, default=str), stdout=subprocess.PIPE, text=True)
         if child.returncode != 0:
             raise SystemExit(
                 f"error: the study of {name} failed (exit {child.returncode}); rows so far in {path}"

@@ -178,9 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "staleness_coef": 0.3,
                 "temperature": 0.3,
             },  # fmt: skip
-            "rule": f"held-out solve rate: share of 16 episodes per level ({args.eval_policy} actions) that reach the "
-            "goal; mean over "
-            "levels per seed, then mean and 95% Student-t interval over seeds (by_level: the instances of a "
+            "rule": f"held-out solve rate: share of 16 episodes per level ({args.eval_policy} actions) that reach "
+            "the goal; mean over levels per seed, then mean and 95% Student-t interval over seeds (by_level: the instances of a "
             "procedural level averaged first)",
             "heldout_set": "JaxUED's prefabs + minimax's SmallCorridor, LargeCorridor, FourRooms, "
             f"PerfectMazeMedium ({args.instances} fixed draws each), in a 19x19 interior, minimax's step limits",
