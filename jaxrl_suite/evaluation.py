@@ -71,13 +71,15 @@ class Rollout:
     ``states[0]`` is the reset state and ``states[t + 1]`` the state after step t (None when a ``record``
     replaced them); ``ended[i]`` marks states after the episode's end (held, or stepped past it); ``info[t]``
     is ``record(state, info)`` after step t (None without ``record``); ``finished``: the episode ended within
-    the rollout (its last step included).
+    the rollout (its last step included); ``start``: the reset state (kept with ``record`` too, so a study
+    can relate outcomes to where each episode began).
     """
 
     states: Any
     ended: jax.Array
     finished: jax.Array
     info: Any = None
+    start: Any = None
 
 
 def evaluate(env: Any, params: Any, act: Act, key: jax.Array, num_episodes: int) -> Episodes:
@@ -174,14 +176,15 @@ def rollout(
         out = nxt if record is None else record(nxt, info)
         return (nxt, nxt_obs, ended | finished, memory), (out, ended)
 
+    start = env_state
     (_, _, finished, _), (out, ended) = jax.lax.scan(
         body, (env_state, obs, ended0, memory0), jax.random.split(k_run, steps)
     )
     ended = jnp.concatenate([ended0[None], ended])
     if record is not None:
-        return Rollout(states=None, ended=ended, finished=finished, info=out)
+        return Rollout(states=None, ended=ended, finished=finished, info=out, start=start)
     states = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), env_state, out)
-    return Rollout(states=states, ended=ended, finished=finished)
+    return Rollout(states=states, ended=ended, finished=finished, start=start)
 
 
 def episode_frames(env: Any, params: Any, ro: Rollout, max_frames: int | None = None) -> np.ndarray:

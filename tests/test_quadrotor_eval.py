@@ -43,14 +43,71 @@ def test_a_crashed_drone_is_frozen_and_left_out_of_the_survivor_error(script):
     run = jax.jit(lambda k: script.fly(trainer, None, k, 4, 1.5))
     errors, crashed = jax.device_get(run(jax.random.key(0)))
     assert errors.shape == (150, 4) and crashed.tolist() == [False, True, False, True]
+    crash_s = {}
     for i in (1, 3):
         at = int(np.argmax(errors[:, i] > 0.6))  # the crash step: just through the floor
         assert 0 < at < 100 and errors[at, i] < 0.7
         assert np.all(errors[at:, i] == errors[at, i])  # frozen there, not falling on
+        crash_s[i] = (at + 1) * 0.01  # errors[t] is the error after step t
     metrics = script.to_json(script.hover_metrics(jnp.asarray(errors), jnp.asarray(crashed)))
     assert metrics["crash_rate"] == 0.5 and metrics["survivors"] == 2 and metrics["success_rate"] == 0.5
     assert metrics["final_error_survivors_mean_m"] < 1e-3  # the survivors' error only
     assert metrics["hold_error_max_survivors_median_m"] < 1e-3
+    # the per-flight view of the same flights (10 s): who crashed, when, and from where
+    flights = jax.device_get(jax.jit(lambda k: script.hover_flights(trainer, None, k, 4))(jax.random.key(0)))
+    assert flights["crashed"].tolist() == [False, True, False, True]
+    np.testing.assert_allclose(flights["crash_s"][1::2], [crash_s[1], crash_s[3]], atol=1e-6)
+    np.testing.assert_allclose(flights["tilt_deg"], 0.0, atol=0.1)  # level, on target, no force
+    np.testing.assert_allclose(flights["force_over_weight"], 0.0)
+    report = script.failure_breakdown(flights)
+    assert report["crash_rate"] == 0.5 and report["hold_miss_rate"] == 0.0 and report["crashes_after_1s"] == 0
+    assert report["by_start"]["tilt_deg"][0] == {
+        "from": 0,
+        "flights": 4,
+        "crash_rate": 0.5,
+        "hold_miss_rate": 0.0,
+    }
+
+
+def test_the_failure_breakdown_bins_each_flight_by_where_it_started(script):
+    """Crash and hold-miss rates per start bin: bins are [edge, next edge), the last open above; a crash is
+    never counted as a hold miss; an empty bin reports no rate."""
+    f = {
+        "crashed": np.array([True, False, False, False, True]),
+        "crash_s": np.array([0.4, 0.0, 0.0, 0.0, 1.5]),
+        "hold_worst_m": np.array([0.5, 0.05, 0.2, 0.1, 0.3]),  # 0.1 is a miss: success needs < 0.1
+        "tilt_deg": np.array([80.0, 10.0, 30.0, 59.9, 75.0]),
+        "z_m": np.zeros(5),
+        "vz_m_s": np.array([-0.9, 0.2, 0.2, 0.6, -0.5]),
+        "force_over_weight": np.array([0.01, 0.01, 0.2, 0.12, 0.01]),
+    }
+    r = script.failure_breakdown(f)
+    assert r["flights"] == 5 and r["crash_rate"] == 0.4 and r["hold_miss_rate"] == 0.4
+    assert r["crashes_after_1s"] == 1
+    tilt = {
+        row["from"]: (row["flights"], row["crash_rate"], row["hold_miss_rate"])
+        for row in r["by_start"]["tilt_deg"]
+    }
+    assert tilt == {0: (1, 0.0, 0.0), 30: (2, 0.0, 1.0), 60: (0, None, None), 75: (2, 1.0, 0.0)}
+    force = [row["hold_miss_rate"] for row in r["by_start"]["force_over_weight"]]
+    assert force == [0.0, None, 1.0, 1.0]
+    json.dumps(r, allow_nan=False)
+
+
+def test_a_variant_sets_the_curriculum_caps_and_the_training_starts(script):
+    """``curriculum_target``: the position weight grows x1.2 per stage past L2F's cap of 40, up to the
+    variant's 160; the variants without one keep L2F's caps."""
+    _, _, params, stage = script.build("hover", 16_384, 1, {"num_envs": 16, "num_steps": 16}, "position-160")
+    stage.started_at = 0
+    assert float(stage(10**9).reward.position) == pytest.approx(160.0)
+    assert float(stage(10**9).reward.action) == pytest.approx(1.0)
+    _, _, _, default = script.build("hover", 16_384, 1, {"num_envs": 16, "num_steps": 16})
+    default.started_at = 0
+    assert float(default(10**9).reward.position) == pytest.approx(40.0)
+    # ``train_starts``: wider starts for training only; the evaluations fly from the trainer's (L2F's)
+    trainer, _, _, wide = script.build("hover", 16_384, 1, {"num_envs": 16, "num_steps": 16}, "wide-starts")
+    assert float(wide(0).init_max_linear_velocity) == 1.5
+    assert float(trainer.env_params.init_max_linear_velocity) == 1.0
 
 
 def test_an_evaluation_without_survivors_reports_no_error_figure(script):
@@ -87,6 +144,7 @@ def test_a_two_seed_smoke_run_reports_every_seed_and_the_collapse_check(script, 
         "16",
     ]
     argv += ["--chunk-updates", "2", "--eval-every", "1", "--eval-episodes", "8", "--final-episodes", "8"]
+    argv += ["--rescue", "--rescue-iterations", "2"]
     out = script.main([*argv, "--json", "--out", str(tmp_path), "--results", str(tmp_path / "s.json")])
     hover = out["results"]["hover"]
     evals = [r for r in hover["curve"] if "success_rate" in r]
@@ -98,6 +156,18 @@ def test_a_two_seed_smoke_run_reports_every_seed_and_the_collapse_check(script, 
     ]
     assert hover["no_collapse"] == all(d <= 0.02 for d in hover["drop_best_to_end_per_seed"])
     assert len(hover["final_eval"]["crash_rate"]) == 2 and out["hover_success_rate"]["min"] is not None
+    # the failure breakdown flies the final evaluation's flights again: the same crash rate per seed
+    failures = hover["final_failures_per_seed"]
+    assert [f["crash_rate"] for f in failures] == hover["final_eval"]["crash_rate"]
+    assert all(sum(row["flights"] for row in f["by_start"]["tilt_deg"]) == 8 for f in failures)
+    # --rescue: every start some seed crashed from went to the optimiser (an untrained policy crashes often)
+    rescue = hover["final_crashes_rescue"]
+    crashed = [round(f["crash_rate"] * 8) for f in failures]
+    assert rescue["crashed_per_seed"] == crashed and rescue["crashed_any_seed"] >= max(crashed)
+    assert (
+        0 <= rescue["saved"] <= rescue["crashed_any_seed"]
+        and sum(rescue["saved_by_guess"].values()) == rescue["saved"]
+    )
     assert json.loads((tmp_path / "s.json").read_text())["seeds"] == 2
     assert (tmp_path / "hover" / "learning_curve.png").stat().st_size > 0
 

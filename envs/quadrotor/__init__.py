@@ -2,7 +2,8 @@
 
 By role: ``types`` (params, reward weights, state), ``dynamics`` (physics, RK4, no env logic), ``generator``
 (L2F's start distribution), ``env`` (the shared step, observation, reward, termination), the tasks ``hover``
-and ``tracking`` (what each adds), ``curriculum`` (L2F's reward curriculum, for trainers), ``render`` (viewer).
+and ``tracking`` (what each adds), ``curriculum`` (L2F's reward curriculum, for trainers), ``recovery`` (can a
+start be saved at all: open-loop optimisation through the model), ``render`` (viewer).
 Importing registers ``Quadrotor-Hover-v0`` and ``Quadrotor-FigureEight-v0`` (family ``quadrotor``).
 """
 
@@ -31,6 +32,7 @@ _LAZY = {  # loaded on first use, so that listing the ids imports no JAX library
     "QuadrotorState": ".types",
     "QuadrotorTask": ".env",
     "RewardParams": ".types",
+    "recoverable": ".recovery",
     "FigureEight": ".tracking",
     "FigureEightParams": ".tracking",
 }
@@ -50,4 +52,5 @@ __all__ = [
     "RewardParams",
     "apply_curriculum",
     "curriculum_reward",
+    "recoverable",
 ]

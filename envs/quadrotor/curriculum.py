@@ -19,16 +19,20 @@ CURRICULUM_TARGET = RewardParams(position=40.0, linear_velocity=1.0, action=1.0)
 
 
 def curriculum_reward(
-    env_steps: Any, start: RewardParams | None = None, interval: int = CURRICULUM_INTERVAL
+    env_steps: Any,
+    start: RewardParams | None = None,
+    interval: int = CURRICULUM_INTERVAL,
+    target: RewardParams = CURRICULUM_TARGET,
 ) -> RewardParams:
-    """L2F's reward weights after ``env_steps`` environment steps (jittable; ``env_steps`` may be traced)."""
+    """L2F's reward weights after ``env_steps`` environment steps (jittable; ``env_steps`` may be traced);
+    ``target`` holds the caps the action, position and velocity weights grow to (L2F's by default)."""
     start = RewardParams() if start is None else start
     stage = jnp.floor_divide(jnp.asarray(env_steps), interval).astype(jnp.float32)
     grow = lambda w, factor, cap: jnp.minimum(w * jnp.power(factor, stage), cap)
     return start.replace(
-        action=grow(start.action, 1.4, CURRICULUM_TARGET.action),
-        position=grow(start.position, 1.2, CURRICULUM_TARGET.position),
-        linear_velocity=grow(start.linear_velocity, 1.4, CURRICULUM_TARGET.linear_velocity),
+        action=grow(start.action, 1.4, target.action),
+        position=grow(start.position, 1.2, target.position),
+        linear_velocity=grow(start.linear_velocity, 1.4, target.linear_velocity),
     )
 
 
@@ -40,14 +44,19 @@ def apply_curriculum(
 
 
 def schedule(
-    params: QuadrotorParams, interval: int = CURRICULUM_INTERVAL, delay: int = 0
+    params: QuadrotorParams,
+    interval: int = CURRICULUM_INTERVAL,
+    delay: int = 0,
+    target: RewardParams = CURRICULUM_TARGET,
 ) -> Callable[[int], QuadrotorParams]:
     """``env_steps -> env params`` for a per-chunk hook: ``params`` with its own reward weights grown by the
-    curriculum once ``delay`` steps have passed (``interval`` 0 keeps them fixed)."""
+    curriculum towards ``target`` once ``delay`` steps have passed (``interval`` 0 keeps them fixed)."""
 
     def at(env_steps: int) -> QuadrotorParams:
         if not interval:
             return params
-        return params.replace(reward=curriculum_reward(max(0, env_steps - delay), params.reward, interval))
+        return params.replace(
+            reward=curriculum_reward(max(0, env_steps - delay), params.reward, interval, target)
+        )
 
     return at
