@@ -264,7 +264,8 @@ def hover_flights(trainer, state, key, episodes: int) -> dict:
 
 
 # Where hover fails, by start feature: crashes come early from tilted, sinking, low starts; hold misses from
-# the constant disturbance force (a steady offset). Bin edges per feature (the last bin is open above).
+# the constant disturbance force (a steady offset). Bin edges per feature (the first bin is open below, the
+# last above).
 FAILURE_BINS = {
     "tilt_deg": (0, 30, 60, 75),
     "vz_m_s": (-1.0, -0.5, 0.0, 0.5),
