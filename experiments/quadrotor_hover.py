@@ -59,6 +59,7 @@ import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train, rollout_states
 from jaxrl_suite.envs.quadrotor import curriculum
+from jaxrl_suite.envs.quadrotor import dynamics as dyn
 from jaxrl_suite.envs.quadrotor import render as qrender
 from jaxrl_suite.envs.quadrotor.recovery import recoverable
 from jaxrl_suite.results import portable_path, publish
@@ -254,9 +255,7 @@ def hover_flights(trainer, state, key, episodes: int) -> dict:
         "crashed": ro.finished,
         "crash_s": (jnp.argmax(ro.ended, axis=0) - 1) * DT,  # when the state out of the box was reached
         "hold_worst_m": errors[-int(round(HOLD_SECONDS / DT)) :].max(axis=0),
-        "tilt_deg": jnp.degrees(
-            jnp.arccos(jnp.clip(1 - 2 * (q.quaternion[1] ** 2 + q.quaternion[2] ** 2), -1, 1))
-        ),
+        "tilt_deg": jnp.degrees(jnp.arccos(jnp.clip(dyn.rotation_matrix(q.quaternion)[8], -1, 1))),
         "z_m": q.position[2],
         "vz_m_s": q.velocity[2],
         "force_over_weight": jnp.sqrt(sum(f**2 for f in start.force)) / weight,

@@ -36,7 +36,7 @@ def _simulate(u: jax.Array, start: QuadrotorState, params: QuadrotorParams):
     def body(q, a):
         cmd = dyn.action_to_rpm(cast, jnp.tanh(a))
         q = dyn.step(model, q, dyn.unstack(cmd, 4), start.force, start.torque)
-        upright = 1 - 2 * (q.quaternion[1] ** 2 + q.quaternion[2] ** 2)
+        upright = dyn.rotation_matrix(q.quaternion)[8]  # R_zz: cos(tilt)
         return q, (jnp.stack(q.position), q.velocity[2], upright)
 
     _, out = jax.lax.scan(body, start.quad, u)
