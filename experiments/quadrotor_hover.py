@@ -62,6 +62,7 @@ from jaxrl_suite.envs.quadrotor import curriculum
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
 from jaxrl_suite.envs.quadrotor import render as qrender
 from jaxrl_suite.envs.quadrotor.recovery import recoverable
+from jaxrl_suite.envs.quadrotor.types import QuadrotorParams
 from jaxrl_suite.results import portable_path, publish
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.stats import nanmean
@@ -82,6 +83,7 @@ TASKS = {
         env="Quadrotor-FigureEight-v0", config=dict(num_envs=256, num_steps=64, **_PPO), **_SHARED
     ),
 }
+_FORCE_STD = QuadrotorParams().force_std  # the evaluation's disturbance force, N per axis
 CURRICULUM_START = 2_500_000  # env steps on the initial reward weights before L2F's curriculum starts
 # What the ablation varies, each against the task's settings above: hparams (dynamic), config (static), reward
 # weights, and when the curriculum starts.
@@ -110,9 +112,46 @@ VARIANTS: dict[str, dict] = {
     "short-episodes-128": dict(
         curriculum_start="flying", train_starts=dict(max_steps_in_episode=200), config=dict(hidden=(128, 128))
     ),
+    # the hold misses come from the large constant forces (> 10% of the weight: 15-85% missed): train on a
+    # wider force distribution than the evaluation's, so large forces are common in training
+    "force-x1.5": dict(
+        curriculum_start="flying",
+        train_starts=dict(max_steps_in_episode=200, force_std=1.5 * _FORCE_STD),
+        config=dict(hidden=(128, 128)),
+    ),
+    # crashes stay ~5% on every variant, all from sinking, tilted, low starts in the first 0.6 s: more of them
+    # per training step, from 1-s training episodes (a start twice as often again) or wider training starts
+    "short-episodes-1s-128": dict(
+        curriculum_start="flying", train_starts=dict(max_steps_in_episode=100), config=dict(hidden=(128, 128))
+    ),
+    "wide-starts-short-128": dict(
+        curriculum_start="flying",
+        train_starts=dict(max_steps_in_episode=200, init_max_linear_velocity=1.5),
+        config=dict(hidden=(128, 128)),
+    ),
+    # crashes are fewest (2-3%) before the curriculum starts and settle at 4-6% as it grows: a crash that costs
+    # three times more, or an action weight that stops at 0.3 (L2F's 1), against the curriculum's gentleness
+    "crash-300": dict(
+        curriculum_start="flying",
+        reward=dict(termination_penalty=-300.0),
+        train_starts=dict(max_steps_in_episode=200),
+        config=dict(hidden=(128, 128)),
+    ),
+    "action-0.3": dict(
+        curriculum_start="flying",
+        curriculum_target=dict(action=0.3),
+        train_starts=dict(max_steps_in_episode=200),
+        config=dict(hidden=(128, 128)),
+    ),
+    "force-x2": dict(
+        curriculum_start="flying",
+        train_starts=dict(max_steps_in_episode=200, force_std=2.0 * _FORCE_STD),
+        config=dict(hidden=(128, 128)),
+    ),
 }
-# the best in the ablation: every seed's final success 0.89-0.94 and within 0.02 of its best, on 3 seeds (the
-# previous recipe, "curriculum-when-flying": 0.53-0.87); still short of 0.95 on every seed
+# the best in the ablation: every seed's final success 0.89-0.94 at 8 M steps and 0.93-0.95 at the default 12 M,
+# within 0.02 of its best, on 3 seeds (the previous recipe, "curriculum-when-flying": 0.53-0.87); still short of
+# 0.95 on every seed: 4-5% of flights crash
 RECIPE = "short-episodes-128"
 FLYING = 0.8  # mean training episode length, as a fraction of the limit, that counts as flying
 EVAL_SECONDS = 10.0  # hover evaluation flight

@@ -110,6 +110,22 @@ def test_a_variant_sets_the_curriculum_caps_and_the_training_starts(script):
     assert float(trainer.env_params.init_max_linear_velocity) == 1.0
 
 
+def test_every_variant_builds_and_keeps_its_training_changes_out_of_the_evaluation(script):
+    """Each ablation variant names real fields (a typo would raise here, not minutes into a run); its
+    training-only start changes reach the curriculum's params, never the trainer's (the evaluation's)."""
+    shapes = {"num_envs": 16, "num_steps": 16}
+    _, _, base, _ = script.build("hover", 16_384, 1, shapes)
+    for name, v in script.VARIANTS.items():
+        trainer, _, params, stage = script.build("hover", 16_384, 1, shapes, name)
+        for field, value in v.get("train_starts", {}).items():
+            assert float(getattr(stage(0), field)) == pytest.approx(value), (name, field)
+            assert float(getattr(trainer.env_params, field)) == float(getattr(base, field)), (name, field)
+        for field, value in v.get("reward", {}).items():
+            assert float(getattr(params.reward, field)) == value, (name, field)
+    _, _, _, strong = script.build("hover", 16_384, 1, shapes, "force-x2")
+    assert float(strong(0).force_std) == pytest.approx(2 * float(base.force_std))
+
+
 def test_an_evaluation_without_survivors_reports_no_error_figure(script):
     errors = jnp.full((300, 8), 0.3)
     every = script.to_json(script.tracking_metrics(errors, jnp.ones(8, bool)))
