@@ -124,6 +124,14 @@ def test_every_variant_builds_and_keeps_its_training_changes_out_of_the_evaluati
             assert float(getattr(params.reward, field)) == value, (name, field)
     _, _, _, strong = script.build("hover", 16_384, 1, shapes, "force-x2")
     assert float(strong(0).force_std) == pytest.approx(2 * float(base.force_std))
+    # the growing crash cost: -100 until the curriculum starts, then scaled with the position weight (x8)
+    _, _, _, grows = script.build("hover", 16_384, 1, shapes, "crash-grows")
+    assert float(grows(0).reward.termination_penalty) == -100.0
+    grows.started_at = 0
+    late = grows(10_000_000).reward
+    assert float(late.position) == pytest.approx(40.0)
+    assert float(late.termination_penalty) == pytest.approx(-800.0)
+    assert float(grows(100_000).reward.termination_penalty) == pytest.approx(-120.0)
 
 
 def test_an_evaluation_without_survivors_reports_no_error_figure(script):
