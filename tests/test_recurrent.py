@@ -196,13 +196,17 @@ def test_split_cells_compute_flax_cells(kind):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), got, want)
 
 
-@pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_sequence_replay_and_its_backward_pass_match_autodiff_through_the_steps(kind):
+@pytest.mark.parametrize("kind,unroll", [("gru", 1), ("lstm", 1), ("gru", 4), ("lstm", 4)])
+def test_sequence_replay_and_its_backward_pass_match_autodiff_through_the_steps(kind, unroll, monkeypatch):
     """``SplitCell.sequence`` (hand-written backward pass) gives the outputs and the gradients (kernel, bias,
     gate inputs, initial carry) of autodiff through ``__call__`` stepped under a scan, with resets inside
-    the sequence and random weights, so every gate and every reset path matters."""
+    the sequence and random weights, so every gate and every reset path matters; also with the replay loops
+    unrolled (as on GPU) by a step count that does not divide the sequence."""
+    from jaxrl_suite.algos import cells
     from jaxrl_suite.algos.cells import CELLS, SplitCell
 
+    monkeypatch.setitem(cells.UNROLL, jax.default_backend(), unroll)
+    assert cells.scan_unroll() == unroll
     T, n, h = 9, 3, 4
     cell = SplitCell(kind, h)
     h0 = jax.random.normal(jax.random.key(0), (n, h))
