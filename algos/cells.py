@@ -28,7 +28,7 @@ UNROLL = {"cpu": 1, "gpu": 8, "tpu": 1}
 
 
 def scan_unroll() -> int:
-    """Replay-loop unroll for the backend being traced for (``UNROLL``)."""
+    """Replay-loop unroll for JAX's default backend (``UNROLL``), read when a replay is traced."""
     return UNROLL.get(jax.default_backend(), 1)
 
 
