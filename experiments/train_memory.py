@@ -8,7 +8,8 @@ recurrent core's width as a second layer, so the three have the same depth. Repo
 over the last 5% of updates, then mean and sd over seeds) and the greedy evaluation return (64 episodes per
 seed, the hidden state carried), writes experiments/results/train_memory.json and a learning-curve plot.
 
-Usage: python experiments/train_memory.py [--tasks probe,masked,memory[,memory_long]] [--policies mlp,gru,lstm]
+Usage: python experiments/train_memory.py [--tasks probe,masked,memory[,memory_long,memory_onehot]]
+       [--policies mlp,gru,lstm]
        [--seeds 3] [--quick] [--json]
 """
 
@@ -26,6 +27,7 @@ import numpy as np
 import jaxrl_suite
 from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
+from jaxrl_suite.envs.grid.onehot import OneHotCells
 from jaxrl_suite.results import portable_path, results_dir, run_record
 from jaxrl_suite.runtime import train_runs
 from jaxrl_suite.runtime.plots import forward_fill
@@ -47,6 +49,7 @@ class Task:
     lr: float
     ent: float
     anneal: bool
+    onehot: bool = False  # grid cells as one-hot channels (``envs.grid.onehot``) instead of integer codes
 
 
 # fmt: off
@@ -58,12 +61,16 @@ TASKS = {  # env, total steps, envs x steps, minibatches, width, lr, entropy, an
 # fmt: on
 # the same MemoryS7 settings at 12 M steps: run only when named (``--tasks memory_long``; ~1 h per policy)
 TASKS["memory_long"] = dataclasses.replace(TASKS["memory"], total=12_000_000)
+# the 5 M MemoryS7 settings with one-hot cells: run only when named (``--tasks memory_onehot``)
+TASKS["memory_onehot"] = dataclasses.replace(TASKS["memory"], onehot=True)
 DEFAULT_TASKS = "probe,masked,memory"
 
 
 def run_task(name: str, policy: str, seeds: int, scale: float) -> dict:
     t = TASKS[name]
     env, params = jaxrl_suite.make(t.env)
+    if t.onehot:
+        env = OneHotCells(env)
     batch = t.num_envs * t.num_steps
     total = max(batch * 2, int(t.total * scale) // batch * batch)
     cfg = PPOConfig(
