@@ -156,11 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
     seeds, scale = (2, 0.05) if args.quick else (args.seeds, 1.0)
     out_dir = results_dir(args.quick)
     out_file = out_dir / "train_memory.json"
-    # tasks not run this time keep their stored results (each result says when it ran)
+    # (task, policy) pairs not run this time keep their stored results (each result says when it ran)
     results: dict = json.loads(out_file.read_text())["results"] if out_file.exists() else {}
-    results = {t: r for t, r in results.items() if t in TASKS and t not in tasks}
+    results = {t: {p: r for p, r in by.items() if p in POLICIES} for t, by in results.items() if t in TASKS}
     for task in tasks:
-        results[task] = {}
+        results.setdefault(task, {})
         for policy in policies:
             r = run_task(task, policy, seeds, scale)
             r["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
                     f"  greedy {r['greedy_eval_return_mean']:.3f}  ({r['wall_s']:.0f} s)",
                     flush=True,
                 )
-    results = {t: results[t] for t in TASKS if t in results}
+    results = {t: {p: results[t][p] for p in POLICIES if p in results[t]} for t in TASKS if results.get(t)}
     plot_path = out_dir / "train_memory.png"
     plot(results, plot_path)
     summary = {

@@ -14,6 +14,7 @@ from jaxrl_suite import evaluation
 from jaxrl_suite.algos.ppo import PPOConfig, PPOHparams, make_train
 from jaxrl_suite.algos.ppo_rnn import RecurrentTrainer, Sequences
 from jaxrl_suite.cli import main as cli_main
+from jaxrl_suite.envs.grid.onehot import OneHotCells
 from jaxrl_suite.evaluation import RecurrentAct
 from jaxrl_suite.runtime import train_runs
 
@@ -267,11 +268,15 @@ def test_render_draws_a_recurrent_policy_episode(tmp_path, capsys):
 def test_gru_solves_minigrid_memory_where_a_feed_forward_policy_guesses():
     """MiniGrid-MemoryS7: the cue is in view only from the start room, so the agent must look at it, remember
     it down the hallway and stand by its match; a memoryless policy can only guess (about half the success
-    reward). ``experiments/train_memory.py --tasks memory_long --policies gru`` exactly (3 seeds in one
-    program, 12 M steps each): measured 0.61, 0.95 and 0.96 (2026-12-03), so the test asks for >= 0.9 on at
-    least 2 of the 3 seeds; at 5 M steps all three were at 0.61, so the budget matters. The feed-forward
-    policy (the first seed) stays at guessing, <= 0.6. About 70 minutes on 2 cores."""
+    reward). The settings of ``experiments/train_memory.py --tasks memory_onehot`` (one-hot cells, 3 seeds in
+    one program, 5 M steps each), where the GRU measured 0.95, 0.85 and 0.98 (2026-12-04; with integer-coded
+    cells all three were at 0.61 at 5 M, and 0.61, 0.95, 0.96 at 12 M), so the test asks for >= 0.9 on at
+    least 2 of the 3 seeds. The suite compiles at XLA's optimisation level 0, so its floating-point path and
+    each seed's outcome may differ from the script's. The feed-forward policy (the first seed) stays well
+    below: with one-hot cells its training return reached 0.68, 0.69, 0.49 (greedy 0.47-0.52), so <= 0.75.
+    About 40 minutes on 2 cores."""
     env, params = jaxrl_suite.make("MiniGrid-MemoryS7-v0")
+    env = OneHotCells(env)
     finals = {}
     for policy, seeds in (("gru", 3), ("mlp", 1)):
         cfg = PPOConfig(
@@ -279,7 +284,7 @@ def test_gru_solves_minigrid_memory_where_a_feed_forward_policy_guesses():
             num_envs=32,
             num_steps=128,
             num_minibatches=8,
-            total_timesteps=12_000_000,
+            total_timesteps=5_000_000,
             hidden=(128,) if policy == "gru" else (128, 128),
             rnn_hidden=128,
         )
@@ -293,4 +298,4 @@ def test_gru_solves_minigrid_memory_where_a_feed_forward_policy_guesses():
         )
         finals[policy] = np.array([np.nan if f is None else f for f in res.summary["final_return_per_run"]])
     assert (finals["gru"] >= 0.9).sum() >= 2, finals
-    assert (finals["mlp"] <= 0.6).all(), finals
+    assert (finals["mlp"] <= 0.75).all(), finals
