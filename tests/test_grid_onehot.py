@@ -30,6 +30,7 @@ def test_wrapped_memory_env_steps_as_the_plain_one_with_encoded_images():
     assert space.spaces["image"].shape == (7, 7, sum(SIZES))
     n, steps = 4, 30
     plain, hot = VecEnv(env, n), VecEnv(wrapped, n)
+    assert plain.lean and hot.lean  # the wrapper keeps the grid's state-only stepping
 
     def rollout(venv, key):
         obs, state = venv.reset(key, params)

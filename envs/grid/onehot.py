@@ -26,7 +26,8 @@ def onehot_image(image: jax.Array) -> jax.Array:
 
 
 class OneHotCells(Wrapper):
-    """A grid env whose ``obs["image"]`` is one-hot per cell (``onehot_image``); the rest is unchanged."""
+    """A grid env whose ``obs["image"]`` is one-hot per cell (``onehot_image``); the rest is unchanged. Keeps
+    the grid's state-only protocol, so ``VecEnv`` still builds (and encodes) each observation once."""
 
     def __init__(self, env):
         super().__init__(env)
@@ -39,10 +40,22 @@ class OneHotCells(Wrapper):
         obs["image"] = spaces.Box(0.0, 1.0, obs["image"].shape[:-1] + (sum(SIZES),), jnp.float32)
         return spaces.Dict(obs)
 
+    @staticmethod
+    def encode(obs: dict) -> dict:
+        return {**obs, "image": onehot_image(obs["image"])}
+
     def reset_env(self, key, params):
         obs, state = self.env.reset_env(key, params)
-        return {**obs, "image": onehot_image(obs["image"])}, state
+        return self.encode(obs), state
 
     def step_env(self, key, state, action, params):
         obs, state, reward, done, info = self.env.step_env(key, state, action, params)
-        return {**obs, "image": onehot_image(obs["image"])}, state, reward, done, info
+        return self.encode(obs), state, reward, done, info
+
+    def __getattr__(self, name):
+        # the inner env's state-only protocol: states pass through, the observation is encoded once
+        if name == "observe_state" and hasattr(self.env, name):
+            return lambda state, params=None: self.encode(self.env.observe_state(state, params))
+        if name in ("step_state", "reset_state") and hasattr(self.env, name):
+            return getattr(self.env, name)
+        return super().__getattr__(name)
