@@ -12,7 +12,8 @@ solve rate per level and averaged over levels, each with a 95% Student-t interva
 learning curves. The papers (Jiang et al. 2021; Parker-Holder et al. 2022; JaxUED) train an LSTM student for
 ~250 M steps on GPUs; the budget here is what a 2-core CPU affords, stated in the results.
 
-Usage: python experiments/ued_maze.py [--methods dr,plr,accel,paired] [--seeds 3] [--steps 10000000] [--quick] [--json]
+Usage: python experiments/ued_maze.py [--methods dr,plr,accel,paired] [--seeds 3] [--steps 10000000] [--out STEM]
+       [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -139,17 +140,22 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--evals", type=int, default=10, help="held-out evaluations during training")
     ap.add_argument("--instances", type=int, default=4, help="draws of each procedural held-out maze")
     ap.add_argument("--eval-policy", default="sample", choices=("sample", "greedy"), help="held-out actions")
+    ap.add_argument("--out", default=None, help="results file stem (default ued_maze, or ued_maze_greedy)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, 1/50 of the steps")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     if set(methods) - set(METHODS) or args.seeds < 1 or args.steps < 1:
         raise SystemExit(f"error: methods from {METHODS}, --seeds >= 1 and --steps >= 1")
+    if args.out is not None and not args.out.replace("_", "").replace("-", "").isalnum():
+        raise SystemExit(f"error: --out {args.out!r}: a file stem (letters, digits, - and _), not a path")
     if args.quick:
         args.seeds, args.steps, args.evals = 2, max(32 * 128 * 4, args.steps // 50), 2
     names, levels, limits = heldout_set(instances=args.instances)
     out_dir = results_dir(args.quick)
     stem = "ued_maze" if args.eval_policy == "sample" else "ued_maze_greedy"  # each rule keeps its own file
+    if args.out:
+        stem = args.out
     path, plot_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     results: dict = {}
     summary: dict = {}

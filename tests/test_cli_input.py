@@ -176,3 +176,17 @@ def test_bad_env_param_overrides_fail_at_make():
         jaxrl_suite.make("Pendulum-v1", max_speed=float("inf"))
     _, params = jaxrl_suite.make("CartPole-v1", gravity=9.0)
     assert params.gravity == 9.0
+
+
+def test_ued_maze_refuses_an_out_stem_that_is_a_path():
+    """``--out`` names a results file beside the others; a path would write outside experiments/results.
+    Refused at argument parsing, before any level is built or compiled."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ued_maze.py"
+    spec = importlib.util.spec_from_file_location("ued_maze", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for bad in ("../ued", "a/b", ""):
+        with pytest.raises(SystemExit, match="file stem"):
+            mod.main(["--out", bad, "--quick"])
