@@ -153,9 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.seeds, args.steps, args.evals = 2, max(32 * 128 * 4, args.steps // 50), 2
     names, levels, limits = heldout_set(instances=args.instances)
     out_dir = results_dir(args.quick)
-    stem = "ued_maze" if args.eval_policy == "sample" else "ued_maze_greedy"  # each rule keeps its own file
-    if args.out:
-        stem = args.out
+    # each rule keeps its own file unless --out names one
+    stem = args.out or ("ued_maze" if args.eval_policy == "sample" else "ued_maze_greedy")
     path, plot_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     results: dict = {}
     summary: dict = {}
