@@ -43,6 +43,26 @@ def ci95_summary(x, per_seed: bool = True) -> dict:
     return out
 
 
+def welch_diff(a, b) -> dict:
+    """``mean(a) - mean(b)`` with the half-width of its 95% Welch interval (unequal variances, Welch-Satterthwaite
+    degrees of freedom), JSON-ready: how two methods' per-seed figures compare, not each one's own interval."""
+    from scipy import stats
+
+    a, b = (np.asarray(v, np.float64) for v in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        diff = a.mean() - b.mean() if len(a) and len(b) else np.nan
+        return {"difference": finite_or_none(diff), "ci95": None, "dof": None}
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else len(a) + len(b) - 2
+    return {
+        "difference": finite_or_none(a.mean() - b.mean()),
+        "ci95": finite_or_none(stats.t.ppf(0.975, dof) * se),
+        "dof": finite_or_none(dof),
+    }
+
+
 def finite_or_none(x) -> float | None:
     """``float(x)``, or None where it is NaN or infinite (JSON has no NaN)."""
     x = float(x)

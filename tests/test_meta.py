@@ -29,7 +29,7 @@ from jaxrl_suite.algos.meta import loop as meta_loop
 from jaxrl_suite.learner import check_learner
 from jaxrl_suite.runtime import CheckpointError
 from jaxrl_suite.runtime.rundir import RunDirError
-from jaxrl_suite.stats import ci95, ci95_summary, finite_or_none, finite_stat, nanmean
+from jaxrl_suite.stats import ci95, ci95_summary, finite_or_none, finite_stat, nanmean, welch_diff
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +285,19 @@ def test_ci95_matches_a_hand_computed_student_t_interval():
         "ci95": pytest.approx(63.5310237),
         "per_seed": [0.0, None, 10.0, None],
     }
+
+
+def test_welch_diff_matches_scipys_unequal_variance_interval():
+    from scipy import stats
+
+    a, b = np.array([0.36, 0.38, 0.43, np.nan]), np.array([0.43, 0.25, 0.26, 0.31, 0.05])
+    got = welch_diff(a, b)
+    ref = stats.ttest_ind(a[:3], b, equal_var=False).confidence_interval(0.95)
+    assert got["difference"] == pytest.approx(a[:3].mean() - b.mean())
+    assert got["difference"] - got["ci95"] == pytest.approx(ref.low)
+    assert got["difference"] + got["ci95"] == pytest.approx(ref.high)
+    assert welch_diff([1.0, 1.0], [0.0, 0.0]) == {"difference": 1.0, "ci95": 0.0, "dof": 2.0}
+    assert welch_diff([1.0], [0.0, 2.0]) == {"difference": 0.0, "ci95": None, "dof": None}
 
 
 def test_nan_tolerant_helpers_stay_json_ready():

@@ -354,3 +354,22 @@ def test_minimax_heldout_set_is_solvable_padded_and_evaluated_at_its_own_sizes_a
     )(state, jax.random.key(1))
     solved = np.asarray(out["solve_rate"])
     assert solved[0] > 0 and solved[1] == 0, "a random policy finds the trivial goal, never the labyrinth's"
+
+
+def test_ued_maze_judges_each_method_against_dr_by_an_interval_on_the_difference():
+    """experiments/ued_maze.py's ``versus_dr``: method minus DR per-seed mean solve rates with a Welch interval;
+    without DR among the methods, None."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ued_maze.py"
+    spec = importlib.util.spec_from_file_location("ued_maze", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rates = {"dr": [0.43, 0.25, 0.26], "plr": [0.36, 0.38, 0.43], "accel": [0.38, 0.18, 0.25]}
+    results = {m: {"heldout_solve_rate_mean": {"per_seed": v}} for m, v in rates.items()}
+    out = mod.versus_dr(results)
+    assert set(out) == {"plr", "accel"}
+    assert out["plr"]["difference"] == pytest.approx(np.mean(rates["plr"]) - np.mean(rates["dr"]))
+    assert out["plr"]["ci95"] > abs(out["plr"]["difference"])  # 3 seeds each: the interval spans zero
+    assert mod.versus_dr({"plr": results["plr"]}) is None
