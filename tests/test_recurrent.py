@@ -265,7 +265,8 @@ def test_render_draws_a_recurrent_policy_episode(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(4800)  # about 40 min alone on 2 CPU cores; pyproject's 900 s default is for the fast suite
+# about 40 min alone on 2 CPU cores; pyproject's 900 s default is for the fast suite
+@pytest.mark.timeout(4800)
 def test_gru_solves_minigrid_memory_where_a_feed_forward_policy_guesses():
     """MiniGrid-MemoryS7: the cue is in view only from the start room, so the agent must look at it, remember
     it down the hallway and stand by its match; a memoryless policy can only guess (about half the success
