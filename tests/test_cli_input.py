@@ -181,12 +181,9 @@ def test_bad_env_param_overrides_fail_at_make():
 def test_ued_maze_refuses_an_out_stem_that_is_a_path():
     """``--out`` names a results file beside the others; a path would write outside experiments/results.
     Refused at argument parsing, before any level is built or compiled."""
-    import importlib.util
+    from experiment_scripts import experiment
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "ued_maze.py"
-    spec = importlib.util.spec_from_file_location("ued_maze", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = experiment("ued_maze")
     for bad in ("../ued", "a/b", ""):
         with pytest.raises(SystemExit, match="file stem"):
             mod.main(["--out", bad, "--quick"])

@@ -46,13 +46,9 @@ def test_quadrotor_hover_holds_on_three_seeds_in_one_program_without_collapse(tm
     """experiments/quadrotor_hover.py, 3 seeds trained together: each seed's greedy policy holds within 0.1 m
     for the last 5 s of 10 s in >= 95% of 1,024 fresh episodes at the end of the budget, and no seed ends
     more than 0.02 below its best evaluation."""
-    import importlib.util
-    from pathlib import Path
+    from experiment_scripts import experiment
 
-    path = Path(__file__).parents[1] / "experiments" / "quadrotor_hover.py"
-    spec = importlib.util.spec_from_file_location("quadrotor_hover", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = experiment("quadrotor_hover")
     argv = ["--tasks", "hover", "--seeds", "3", "--json", "--out", str(tmp_path)]
     hover = script.main([*argv, "--results", str(tmp_path / "summary.json")])["results"]["hover"]
     assert min(hover["final_eval"]["success_rate"]) >= 0.95, hover["final_eval"]

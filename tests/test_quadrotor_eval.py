@@ -3,15 +3,14 @@ drone is excluded from the error figures, and an evaluation without survivors re
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_scripts import experiment
 
 from jaxrl_suite.envs.quadrotor import dynamics as dyn
 from jaxrl_suite.envs.quadrotor.hover import Hover
@@ -19,11 +18,7 @@ from jaxrl_suite.envs.quadrotor.hover import Hover
 
 @pytest.fixture(scope="module")
 def script():
-    path = Path(__file__).parents[1] / "experiments" / "quadrotor_hover.py"
-    spec = importlib.util.spec_from_file_location("quadrotor_hover_eval", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return experiment("quadrotor_hover")
 
 
 def test_a_crashed_drone_is_frozen_and_left_out_of_the_survivor_error(script):

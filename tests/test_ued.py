@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_scripts import EXPERIMENTS, experiment
 from runs import assert_trees_equal, whole_and_resumed
 
 from jaxrl_suite.algos.ued import buffer as level_buffer
@@ -356,22 +357,10 @@ def test_minimax_heldout_set_is_solvable_padded_and_evaluated_at_its_own_sizes_a
     assert solved[0] > 0 and solved[1] == 0, "a random policy finds the trivial goal, never the labyrinth's"
 
 
-def _ued_maze_script():
-    """experiments/ued_maze.py as a module (scripts are not a package)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "experiments" / "ued_maze.py"
-    spec = importlib.util.spec_from_file_location("ued_maze", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_ued_maze_judges_each_method_against_dr_by_an_interval_on_the_difference():
     """experiments/ued_maze.py's ``versus_dr``: method minus DR per-seed mean solve rates with a Welch interval;
     without DR among the methods, None."""
-    mod = _ued_maze_script()
+    mod = experiment("ued_maze")
     rates = {"dr": [0.43, 0.25, 0.26], "plr": [0.36, 0.38, 0.43], "accel": [0.38, 0.18, 0.25]}
     results = {m: {"heldout_solve_rate_mean": {"per_seed": v}} for m, v in rates.items()}
     out = mod.versus_dr(results)
@@ -386,9 +375,8 @@ def test_ued_maze_script_runs_every_method_and_writes_a_smoke_results_file():
     held-out maze): every method trains and is judged on every held-out level, the file says it was a smoke run
     and compares each method with DR."""
     import json
-    from pathlib import Path
 
-    mod = _ued_maze_script()
+    mod = experiment("ued_maze")
     out = mod.main(
         ["--quick", "--methods", "dr,plr,accel,paired", "--steps", "1", "--instances", "1", "--json"]
     )
@@ -400,6 +388,6 @@ def test_ued_maze_script_runs_every_method_and_writes_a_smoke_results_file():
         assert 0.0 <= r["heldout_solve_rate_mean"]["mean"] <= 1.0
         assert len(r["curve"]) >= 2
     assert set(out["versus_dr"]) == {"plr", "accel", "paired"}
-    path = Path(__file__).resolve().parents[1] / "experiments" / "results" / "quick" / "ued_maze.json"
+    path = EXPERIMENTS / "results" / "quick" / "ued_maze.json"
     assert json.loads(path.read_text())["methods"].keys() == out["methods"].keys()
     assert (path.parent / "ued_maze.png").stat().st_size > 0
